@@ -1,0 +1,33 @@
+"""``python -m dlopt_kit doctor`` checks the set-up; ``python -m dlopt_kit prepare`` builds the dataset cache."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlopt_kit")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("doctor", help="print versions, device, budget and dataset status")
+    prep = sub.add_parser("prepare", help="build the dataset cache under datasets/ (quick when it is ready)")
+    prep.add_argument("--offline", action="store_true", help="never download; fail with advice instead")
+    prep.add_argument("--force", action="store_true", help="rebuild even a cache that verifies")
+    args = parser.parse_args(argv)
+    if args.command == "doctor":
+        from .doctor import main as doctor
+
+        return doctor()
+    from .data import STORED, DatasetError, prepare
+
+    try:
+        for name in STORED:
+            print(f"{name}: {prepare(name, allow_download=not args.offline, force=args.force)}")
+    except DatasetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

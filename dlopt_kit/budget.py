@@ -1,0 +1,46 @@
+"""Budgets: one named setting decides data size, epochs and seeds for every notebook.
+
+``small`` keeps each notebook at about a minute on a 2-core CPU with the effects still visible;
+``full`` is the default where a GPU is present. ``DLOPT_BUDGET`` overrides the choice.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+BUDGET_ENV = "DLOPT_BUDGET"
+
+
+@dataclass(frozen=True)
+class Budget:
+    name: str
+    train_per_class: int | None   # training images per class; None = all
+    eval_per_class: int | None    # validation and test images per class; None = all
+    epochs: int                   # default passes over the training set
+    seeds: tuple[int, ...]        # seeds every comparison is repeated over
+
+    def describe(self) -> str:
+        train = "all" if self.train_per_class is None else f"{self.train_per_class}/class"
+        return f"{self.name} ({train}, {self.epochs} epochs, {len(self.seeds)} seeds)"
+
+
+BUDGETS: dict[str, Budget] = {
+    "small": Budget("small", train_per_class=300, eval_per_class=200, epochs=6, seeds=(0, 1, 2)),
+    "medium": Budget("medium", train_per_class=1000, eval_per_class=500, epochs=10, seeds=(0, 1, 2)),
+    "full": Budget("full", train_per_class=None, eval_per_class=None, epochs=15, seeds=(0, 1, 2, 3, 4)),
+}
+
+
+def get_budget(name: str | None = None, device: torch.device | None = None) -> Budget:
+    """The budget in force: ``name``, else ``DLOPT_BUDGET``, else ``full`` on a GPU and ``small`` elsewhere."""
+    chosen = name or os.environ.get(BUDGET_ENV, "").strip().lower()
+    if not chosen:
+        accelerated = device is not None and device.type in ("cuda", "mps")
+        chosen = "full" if accelerated else "small"
+    if chosen not in BUDGETS:
+        raise ValueError(f"budget {chosen!r} is not allowed: choose one of {', '.join(BUDGETS)} "
+                         f"(set {BUDGET_ENV} or pass name=)")
+    return BUDGETS[chosen]

@@ -1,0 +1,61 @@
+"""Comparisons: several configs x several seeds, as one tidy pandas table.
+
+``compare`` is the experiment cell of every lesson: it trains each config with each seed and returns
+one row per (config, seed, epoch) with the test accuracy of the run's best weights alongside.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import RunConfig, describe, differing_fields
+from .data import Splits
+from .training import FitResult, evaluate, fit
+
+
+def label_configs(configs: Sequence[RunConfig]) -> list[str]:
+    """Labels naming only what differs between ``configs`` (``model=cnn`` vs ``model=mlp``)."""
+    fields = differing_fields(list(configs))
+    return [describe(c, fields) for c in configs]
+
+
+def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits, seeds: Sequence[int] = (0, 1, 2),
+            fit_fn: Callable[..., FitResult] = fit, progress: bool = True, **fit_kwargs) -> pd.DataFrame:
+    """Train every config with every seed; return a tidy table.
+
+    Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
+    (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, and ``stop_reason``.
+    """
+    if isinstance(configs, Mapping):
+        labels, configs = list(configs.keys()), list(configs.values())
+    else:
+        configs = list(configs)
+        labels = label_configs(configs)
+    if not configs:
+        raise ValueError("compare needs at least one config")
+    if len(set(labels)) != len(labels):
+        raise ValueError(f"configs must differ in something other than seed; labels were {labels}")
+    if not seeds:
+        raise ValueError("compare needs at least one seed")
+    frames = []
+    runs = [(label, config, seed) for label, config in zip(labels, configs, strict=True) for seed in seeds]
+    for label, config, seed in tqdm(runs, desc="runs", disable=not progress):
+        result = fit_fn(config.replace(seed=seed), data, progress=False, **fit_kwargs)
+        frame = result.history.to_frame()
+        test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "config", label)
+        frame["test_loss"], frame["test_acc"], frame["stop_reason"] = test_loss, test_acc, result.stop_reason
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
+    """Mean, std, min and max of ``metric`` over seeds for each config (final epoch of each run)."""
+    if metric not in table.columns:
+        raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
+    last = table.sort_values("epoch").groupby(["config", "seed"], sort=False).tail(1)
+    return last.groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"]).reset_index()

@@ -1,0 +1,49 @@
+"""``python -m dlopt_kit doctor``: versions, device, budget, threads and dataset readiness, with fix-it advice."""
+
+from __future__ import annotations
+
+import importlib.metadata as md
+import sys
+
+CORE = ("torch", "torchvision", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "tqdm", "mlxtend",
+        "ipywidgets", "jupyterlab", "nbval")
+
+
+def check() -> tuple[list[str], list[str]]:
+    """Lines to print and problems found (each problem says how to fix it)."""
+    lines, problems = [], []
+    for name in CORE:
+        try:
+            lines.append(f"{name:<13} {md.version(name)}")
+        except md.PackageNotFoundError:
+            lines.append(f"{name:<13} MISSING")
+            problems.append(f"{name} is not installed: run `make setup` (or pip install -r requirements.txt)")
+    try:
+        from .budget import get_budget
+        from .data import STORED, cache_status
+        from .device import configure_threads, device_name, get_device
+
+        threads = configure_threads()
+        device = get_device()
+        lines.append(f"{'device':<13} {device_name(device)}")
+        lines.append(f"{'cpu threads':<13} {threads} (DLOPT_THREADS overrides)")
+        lines.append(f"{'budget':<13} {get_budget(device=device).describe()} (DLOPT_BUDGET overrides)")
+        for name in STORED:
+            status = cache_status(name)
+            lines.append(f"{'dataset':<13} {name}: {status}")
+            if status != "ready":
+                problems.append(f"dataset {name} is {status}: run `make setup` to prepare it")
+    except (ImportError, ValueError) as exc:
+        problems.append(f"{type(exc).__name__}: {exc}")
+    return lines, problems
+
+
+def main() -> int:
+    lines, problems = check()
+    print(f"python        {sys.version.split()[0]}")
+    print("\n".join(lines))
+    if problems:
+        print("\nPROBLEMS:\n" + "\n".join(f"- {p}" for p in problems))
+        return 1
+    print("\nall good: open notebooks/00_start_here.ipynb")
+    return 0

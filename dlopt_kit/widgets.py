@@ -1,0 +1,204 @@
+"""The panel pattern every lesson reuses: controls from a spec, Run and Stop, a live plot, a progress bar and a
+results table that keeps every run.
+
+Training runs in a background thread so the kernel stays responsive and Stop works. The panel is a thin view:
+``values()`` reads the controls, ``make_config`` turns them into a validated ``RunConfig``, ``fit`` trains.
+A test (or the cell after the panel) drives it with ``panel.run(lr=0.01)``, which sets the controls, clicks
+Run and waits.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import ipywidgets as W
+import pandas as pd
+
+from .callbacks import LambdaCallback, StopOnEvent
+from .config import RunConfig
+from .data import Splits
+from .plots import figure_png, plot_history
+from .training import FitResult, evaluate, fit
+
+
+@dataclass(frozen=True)
+class Control:
+    """One knob: ``kind`` is ``choice``, ``int``, ``float`` or ``bool``; ``name`` is a RunConfig field or a
+    lesson-specific setting that the panel's ``make_config`` / ``data`` function reads."""
+
+    name: str
+    kind: str
+    default: Any
+    options: tuple = ()
+    label: str = ""
+
+
+def build_control(control: Control) -> W.Widget:
+    """A widget for ``control``. Number boxes are unbounded on purpose: the config names what is allowed."""
+    description = control.label or control.name
+    style = {"description_width": "initial"}
+    if control.kind == "choice":
+        return W.Dropdown(options=list(control.options), value=control.default, description=description, style=style)
+    if control.kind == "int":
+        return W.IntText(value=control.default, description=description, style=style)
+    if control.kind == "float":
+        return W.FloatText(value=control.default, description=description, style=style)
+    if control.kind == "bool":
+        return W.Checkbox(value=control.default, description=description, indent=False)
+    raise ValueError(f"control kind {control.kind!r} for {control.name!r} is not allowed: "
+                     "choose choice, int, float or bool")
+
+
+def default_spec(base: RunConfig, datasets: Sequence[str] = ("fashion_mnist",)) -> list[Control]:
+    """The first lesson's knobs: dataset, model, optimizer, lr, epochs, batch size."""
+    return [Control("dataset", "choice", datasets[0], tuple(datasets)),
+            Control("model", "choice", base.model, ("cnn", "mlp")),
+            Control("optimizer", "choice", base.optimizer, ("adam", "adamw", "sgd")),
+            Control("lr", "float", base.lr),
+            Control("epochs", "int", base.epochs),
+            Control("batch_size", "int", base.batch_size, label="batch size")]
+
+
+def config_from_values(base: RunConfig, values: dict[str, Any]) -> RunConfig:
+    """``base`` with every value whose name is a RunConfig field (raises ValueError naming a bad one)."""
+    fields = set(RunConfig.__dataclass_fields__)
+    return base.replace(**{k: v for k, v in values.items() if k in fields})
+
+
+class TrainingPanel:
+    """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one."""
+
+    def __init__(self, data: Splits | Callable[[dict], Splits], base: RunConfig | None = None,
+                 spec: Sequence[Control] | None = None,
+                 make_config: Callable[[RunConfig, dict], RunConfig] = config_from_values,
+                 fit_fn: Callable[..., FitResult] = fit, title: str = "Train a model") -> None:
+        self.base = base or RunConfig()
+        self.spec = list(spec) if spec is not None else default_spec(self.base)
+        self.data_fn = data if callable(data) else (lambda values: data)
+        self.make_config, self.fit_fn = make_config, fit_fn
+        self.controls = {c.name: build_control(c) for c in self.spec}
+        self.run_button = W.Button(description="Run", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
+        self.status = W.HTML()
+        self.plot = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        self.table = W.HTML()
+        self.results: list[FitResult] = []
+        self.rows: list[dict[str, Any]] = []
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.run_button.on_click(self.on_run)
+        self.stop_button.on_click(self.on_stop)
+        knobs = W.GridBox(list(self.controls.values()), layout=W.Layout(grid_template_columns="repeat(3, 240px)"))
+        self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), knobs,
+                              W.HBox([self.run_button, self.stop_button, self.progress]), self.status,
+                              self.plot, self.table])
+
+    # ------------------------------------------------------------ reading the controls
+    def values(self) -> dict[str, Any]:
+        return {name: widget.value for name, widget in self.controls.items()}
+
+    def set_values(self, **values: Any) -> None:
+        unknown = sorted(set(values) - set(self.controls))
+        if unknown:
+            raise ValueError(f"unknown control(s) {', '.join(unknown)}: this panel has {', '.join(self.controls)}")
+        for name, value in values.items():
+            self.controls[name].value = value
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------ buttons
+    def on_run(self, _button: Any = None) -> None:
+        if self.running:
+            self._say("A run is in progress: press Stop first.", "orange")
+            return
+        values = self.values()
+        try:
+            config = self.make_config(self.base, values)
+            data = self.data_fn(values)
+        except (ValueError, RuntimeError) as exc:  # a bad setting: say so, keep every earlier result
+            self.error = str(exc)
+            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
+            return
+        self.error = None
+        self._stop.clear()
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.progress.max = max(1, config.epochs * -(-len(data.y_train) // config.batch_size))
+        self.progress.value, self.progress.description = 0, "training"
+        self._say(f"Run {len(self.results) + 1}: training {config.model} on {data.name}…", "black")
+        self._thread = threading.Thread(target=self._train, args=(config, data, values), daemon=True)
+        self._thread.start()
+
+    def on_stop(self, _button: Any = None) -> None:
+        self._stop.set()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the current run ends; Ctrl-C while waiting presses Stop."""
+        if self._thread is None:
+            return
+        try:
+            self._thread.join(timeout)
+        except KeyboardInterrupt:
+            self.on_stop()
+            self._thread.join()
+
+    def run(self, wait: bool = True, **values: Any) -> FitResult | None:
+        """Set controls, click Run and (by default) wait: what a learner does, from code."""
+        self.set_values(**values)
+        before = len(self.results)
+        self.run_button.click()
+        if wait:
+            self.wait()
+        return self.results[-1] if len(self.results) > before else None
+
+    # ------------------------------------------------------------ the worker thread
+    def _train(self, config: RunConfig, data: Splits, values: dict[str, Any]) -> None:
+        started = time.perf_counter()
+
+        def on_epoch(history: Any, **_: Any) -> None:
+            self.plot.value = figure_png(plot_history(history))
+
+        def on_step(state: Any, **_: Any) -> None:
+            self.progress.value = min(state.step, self.progress.max)
+
+        try:
+            result = self.fit_fn(config, data, progress=False,
+                                 callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch, on_step, every=5)])
+            test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel; earlier results stay
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._say(f"Run failed: {html.escape(self.error)}", "crimson")
+        else:
+            self.results.append(result)
+            last = result.history[-1] if result.history else {}
+            self.rows.append({"run": len(self.results), **values, "epochs run": len(result.history),
+                              "best epoch": result.best_epoch, "val_acc": last.get("val_acc"),
+                              "test_acc": test_acc, "seconds": round(time.perf_counter() - started, 1),
+                              "ended": result.stop_reason.split(":")[0]})
+            self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
+            colour = "crimson" if result.stop_reason.startswith("diverged") else "green"
+            self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; test accuracy of the best "
+                      f"weights {test_acc:.3f}.", colour)
+        finally:
+            self.progress.value = self.progress.max
+            self.progress.description = "idle"
+            self.run_button.disabled, self.stop_button.disabled = False, True
+
+    def _say(self, message: str, colour: str) -> None:
+        self.status.value = f'<span style="color:{colour}">{message}</span>'
+
+    # ------------------------------------------------------------ results
+    def results_frame(self) -> pd.DataFrame:
+        """Every finished run of this panel, one row each, for side-by-side comparison."""
+        return pd.DataFrame(self.rows)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
