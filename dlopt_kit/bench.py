@@ -82,8 +82,8 @@ def overhead(reps: int = 5, per_class: int = 200) -> dict[str, tuple[float, bool
         fit(config.replace(epochs=1), data, device=device, progress=False)  # warm-up, not timed
         hand_written_fit(config.replace(epochs=1), data, device)
         for rep in range(reps):
-            runs = [("kit", lambda: fit(config, data, device=device, progress=False, restore_best=False).model),
-                    ("hand", lambda: hand_written_fit(config, data, device))]
+            runs = [("kit", lambda c=config: fit(c, data, device=device, progress=False, restore_best=False).model),
+                    ("hand", lambda c=config: hand_written_fit(c, data, device))]
             if rep % 2:
                 runs.reverse()  # interleave, alternating who goes first
             times, models = {}, {}

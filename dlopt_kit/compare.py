@@ -59,3 +59,24 @@ def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     last = table.sort_values("epoch").groupby(["config", "seed"], sort=False).tail(1)
     return last.groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"]).reset_index()
+
+
+def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
+                margin: float = 0.0) -> float:
+    """Check a lesson's claim: mean ``metric`` of config ``better`` exceeds that of ``over`` by ``margin``.
+
+    Prints the measured gain with both means and stds; raises AssertionError naming the numbers otherwise.
+    Returns the gain. Used by the experiment cell of every notebook.
+    """
+    summary = summarize(table, metric).set_index("config")
+    for label in (better, over):
+        if label not in summary.index:
+            raise ValueError(f"config {label!r} is not in the table: it has {', '.join(summary.index)}")
+    b, o = summary.loc[better], summary.loc[over]
+    gain = float(b["mean"] - o["mean"])
+    line = (f"{metric}: {better} {b['mean']:.3f} ± {b['std']:.3f} vs {over} {o['mean']:.3f} ± {o['std']:.3f}; "
+            f"gain {gain:+.3f} (claimed at least {margin:+.3f})")
+    print(line)
+    if not gain >= margin:
+        raise AssertionError(f"the lesson's claim does not hold: {line}")
+    return gain

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import pandas as pd
 import seaborn as sns
+import torch
 from matplotlib.figure import Figure
 
+from .data import Splits
 from .history import History
 
 METRIC_LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "train_acc": "training accuracy",
@@ -19,7 +21,8 @@ METRIC_LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "
 
 def _axes(ax: plt.Axes | None, ncols: int = 1, size: tuple[float, float] = (4.0, 3.0)):
     if ax is not None:
-        return ax.figure, [ax] if ncols == 1 else ax
+        axes = [ax] if ncols == 1 else list(ax)
+        return axes[0].figure, axes
     fig, axes = plt.subplots(1, ncols, figsize=(size[0] * ncols, size[1]), squeeze=False)
     return fig, list(axes[0])
 
@@ -75,3 +78,24 @@ def figure_png(fig: Figure, dpi: int = 72) -> bytes:
     plt.close(fig)
     return buf.getvalue()
 
+
+
+def plot_examples(data: Splits, per_class: int = 8, ax: plt.Axes | None = None) -> Figure:
+    """Training images in one picture, a row per class, class names on the left."""
+    from torchvision.utils import make_grid
+
+    if len(data.input_shape) != 3:
+        raise ValueError(f"plot_examples needs image data; {data.name} has inputs of shape {data.input_shape}")
+    picks = [(data.y_train == c).nonzero().flatten()[:per_class] for c in range(data.num_classes)]
+    images = torch.cat([data.x_train[p].cpu() for p in picks])
+    grid = make_grid(1 - images, nrow=per_class, padding=2, pad_value=1.0)  # dark clothes on white
+    height = data.input_shape[1] + 2
+    fig, (ax,) = _axes(ax, size=(0.55 * per_class + 1.2, 0.55 * data.num_classes))
+    ax.imshow(grid.permute(1, 2, 0).numpy(), interpolation="nearest")
+    ax.set_yticks([height * c + height / 2 for c in range(data.num_classes)], data.classes, fontsize=8)
+    ax.set_xticks([])
+    ax.tick_params(length=0)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    fig.tight_layout(pad=0.2)
+    return fig

@@ -18,6 +18,7 @@ from typing import Any
 
 import ipywidgets as W
 import pandas as pd
+from matplotlib.figure import Figure
 
 from .callbacks import LambdaCallback, StopOnEvent
 from .config import RunConfig
@@ -164,7 +165,8 @@ class TrainingPanel:
         started = time.perf_counter()
 
         def on_epoch(history: Any, **_: Any) -> None:
-            self.plot.value = figure_png(plot_history(history))
+            fig = Figure(figsize=(8, 3))  # not pyplot: this runs outside the main thread
+            self.plot.value = figure_png(plot_history(history, axes=fig.subplots(1, 2)))
 
         def on_step(state: Any, **_: Any) -> None:
             self.progress.value = min(state.step, self.progress.max)
@@ -202,3 +204,16 @@ class TrainingPanel:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def dataset_loader(budget_train: int | None, budget_eval: int | None) -> Callable[[dict], Splits]:
+    """A panel data function: the dataset named by the ``dataset`` control, at the budget's size, loaded once."""
+    from functools import lru_cache
+
+    from .data import load_splits
+
+    @lru_cache(maxsize=4)
+    def load(name: str) -> Splits:
+        return load_splits(name, budget_train, budget_eval)
+
+    return lambda values: load(values.get("dataset", "fashion_mnist"))

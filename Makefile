@@ -1,0 +1,35 @@
+# dlopt-kit: `make lab` to learn, `make test` to check that every lesson still holds.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PORT ?= 8888
+NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
+
+.PHONY: setup lab test unit notebooks lint doctor bench clean
+
+setup:
+	@bin/setup
+
+lab: setup
+	@PORT=$(PORT) bin/lab
+
+test: setup lint
+	$(PY) -m pytest -q tests notebooks $(NBVAL)
+
+unit: setup
+	$(PY) -m pytest -q tests
+
+notebooks: setup
+	$(PY) -m pytest -q notebooks $(NBVAL)
+
+lint: setup
+	$(PY) -m ruff check dlopt_kit tests tools
+
+doctor: setup
+	$(PY) -m dlopt_kit doctor
+
+bench: setup
+	$(PY) -m dlopt_kit.bench overhead
+	$(PY) -m dlopt_kit.bench batching
+
+clean:
+	rm -rf .venv datasets/cache datasets/raw

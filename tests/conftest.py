@@ -1,0 +1,34 @@
+"""Shared fixtures: a seed per test, one CPU thread, and small real-data splits."""
+
+from __future__ import annotations
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("Agg")
+torch.set_num_threads(1)  # same seed gives the same numbers for the same thread count: fix it for the session
+
+from dlopt_kit.data import Splits, load_splits  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seed_and_threads():
+    torch.manual_seed(0)
+    yield
+    torch.set_num_threads(1)
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+@pytest.fixture(scope="session")
+def tiny() -> Splits:
+    """Fashion-MNIST, 30 training and 10 validation/test images per class (real data, fast)."""
+    return load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
+
+
+@pytest.fixture(scope="session")
+def small() -> Splits:
+    """Fashion-MNIST, 100 training and 30 validation/test images per class."""
+    return load_splits("fashion_mnist", train_per_class=100, eval_per_class=30)

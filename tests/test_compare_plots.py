@@ -1,0 +1,65 @@
+import matplotlib.pyplot as plt
+import pytest
+from matplotlib.figure import Figure
+
+from dlopt_kit.compare import compare, label_configs, summarize
+from dlopt_kit.config import RunConfig
+from dlopt_kit.plots import figure_png, plot_comparison, plot_history, plot_summary
+from dlopt_kit.training import fit
+
+BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
+
+
+@pytest.fixture(scope="module")
+def table(tiny):
+    return compare([BASE, BASE.replace(lr=1e-2)], tiny, seeds=(0, 1), progress=False)
+
+
+def test_compare_is_tidy(table):
+    assert len(table) == 2 * 2 * 2
+    assert {"config", "seed", "epoch", "val_acc", "test_acc", "stop_reason"} <= set(table.columns)
+    assert sorted(table["config"].unique()) == ["lr=0.001", "lr=0.01"]
+    per_run = table.groupby(["config", "seed"])["test_acc"].nunique()
+    assert (per_run == 1).all()
+
+
+def test_compare_repeats_exactly(tiny, table):
+    again = compare([BASE, BASE.replace(lr=1e-2)], tiny, seeds=(0, 1), progress=False)
+    assert again["val_loss"].tolist() == table["val_loss"].tolist()
+
+
+def test_summarize(table):
+    summary = summarize(table)
+    assert list(summary.columns) == ["config", "mean", "std", "min", "max"]
+    assert (summary["min"] <= summary["mean"]).all() and (summary["mean"] <= summary["max"]).all()
+    with pytest.raises(ValueError, match="metric='f1'"):
+        summarize(table, "f1")
+
+
+def test_mapping_labels_and_bad_input(tiny):
+    table = compare({"small lr": BASE, "large lr": BASE.replace(lr=0.01)}, tiny, seeds=(0,), progress=False,
+                    fit_fn=fit)
+    assert list(table["config"].unique()) == ["small lr", "large lr"]
+    with pytest.raises(ValueError, match="differ in something other than seed"):
+        compare([BASE, BASE.replace(seed=3)], tiny, seeds=(0,))
+    with pytest.raises(ValueError, match="at least one config"):
+        compare([], tiny)
+    with pytest.raises(ValueError, match="at least one seed"):
+        compare([BASE], tiny, seeds=())
+    assert label_configs([BASE, BASE.replace(model="cnn", lr=0.1)]) == ["model=mlp, lr=0.001", "model=cnn, lr=0.1"]
+
+
+def test_plots_return_figures_and_use_given_axes(table, tiny):
+    fig = plot_comparison(table, "val_acc")
+    assert isinstance(fig, Figure)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == ["lr=0.001", "lr=0.01"]
+    assert "2 seeds" in fig.axes[0].get_title()
+    fig2, ax = plt.subplots()
+    assert plot_comparison(table, "train_loss", ax=ax) is fig2
+    assert isinstance(plot_summary(table), Figure)
+    with pytest.raises(ValueError, match="metric='bogus'"):
+        plot_comparison(table, "bogus")
+    history_fig = plot_history(fit(BASE, tiny, progress=False).history)
+    assert len(history_fig.axes) == 2 and history_fig.axes[0].get_ylabel() == "loss"
+    assert figure_png(history_fig).startswith(b"\x89PNG")

@@ -1,0 +1,57 @@
+import subprocess
+import sys
+
+import pytest
+import torch
+
+import dlopt_kit.data as data
+from dlopt_kit import bench, doctor, setup
+from dlopt_kit.__main__ import main as cli
+from dlopt_kit.config import RunConfig
+from dlopt_kit.training import fit
+
+
+def test_doctor_reports_versions_device_budget_and_data(capsys):
+    assert doctor.main() == 0
+    out = capsys.readouterr().out
+    for expected in ("torch", "ipywidgets", "device", "cpu threads", "budget", "fashion_mnist: ready", "all good"):
+        assert expected in out
+
+
+def test_doctor_fails_with_a_fix_when_data_is_missing(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(data, "ROOT", tmp_path)
+    assert doctor.main() == 1
+    out = capsys.readouterr().out
+    assert "dataset fashion_mnist is missing: run `make setup`" in out
+
+
+def test_doctor_as_a_module():
+    done = subprocess.run([sys.executable, "-m", "dlopt_kit", "doctor"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "budget" in done.stdout
+
+
+def test_prepare_command_is_quick_when_ready(capsys):
+    assert cli(["prepare", "--offline"]) == 0
+    assert capsys.readouterr().out.count(": ready") == len(data.STORED)
+
+
+def test_setup_prints_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("DLOPT_BUDGET", "small")
+    session = setup("digits")
+    line = capsys.readouterr().out.strip()
+    assert "\n" not in line and line.startswith("device: cpu") and "budget: small" in line and "digits" in line
+    assert session.data.name == "digits" and session.budget.name == "small"
+
+
+def test_hand_written_loop_and_fit_give_bitwise_equal_weights(tiny):
+    """What the overhead benchmark relies on: the kit's loop does exactly the hand-written loop's arithmetic."""
+    config = RunConfig(model="cnn", epochs=2, batch_size=16, seed=3)
+    kit = fit(config, tiny, progress=False, restore_best=False).model
+    hand = bench.hand_written_fit(config, tiny, torch.device("cpu"))
+    assert bench._same_weights(kit, hand)
+
+
+def test_bench_cli_rejects_an_unknown_benchmark():
+    with pytest.raises(SystemExit):
+        bench.main(["speed"])
