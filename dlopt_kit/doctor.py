@@ -5,8 +5,11 @@ from __future__ import annotations
 import importlib.metadata as md
 import sys
 
+# What the notebooks need to run, in any Jupyter front end (JupyterLab, VS Code, ...).
 CORE = ("torch", "torchvision", "numpy", "pandas", "matplotlib", "seaborn", "scikit-learn", "tqdm", "mlxtend",
-        "ipywidgets", "jupyterlab", "nbval")
+        "ipywidgets", "ipykernel")
+# What `make lab` and `make test` add: reported, but a notebook opened elsewhere runs without them.
+TOOLS = {"jupyterlab": "make lab", "nbval": "make test"}
 
 
 def check() -> tuple[list[str], list[str]]:
@@ -18,6 +21,11 @@ def check() -> tuple[list[str], list[str]]:
         except md.PackageNotFoundError:
             lines.append(f"{name:<13} MISSING")
             problems.append(f"{name} is not installed: run `make setup` (or pip install -r requirements.txt)")
+    for name, needed_by in TOOLS.items():
+        try:
+            lines.append(f"{name:<13} {md.version(name)}")
+        except md.PackageNotFoundError:
+            lines.append(f"{name:<13} not installed (only `{needed_by}` needs it)")
     try:
         from .budget import get_budget
         from .data import STORED, cache_status

@@ -40,7 +40,7 @@ def test_setup_prints_one_line(capsys, monkeypatch):
     monkeypatch.setenv("DLOPT_BUDGET", "small")
     session = setup("digits")
     line = capsys.readouterr().out.strip()
-    assert "\n" not in line and line.startswith("device: cpu") and "budget: small" in line and "digits" in line
+    assert "\n" not in line and line.startswith("device: ") and "budget: small" in line and "digits" in line
     assert session.data.name == "digits" and session.budget.name == "small"
 
 
@@ -55,3 +55,17 @@ def test_hand_written_loop_and_fit_give_bitwise_equal_weights(tiny):
 def test_bench_cli_rejects_an_unknown_benchmark():
     with pytest.raises(SystemExit):
         bench.main(["speed"])
+
+
+def test_doctor_treats_lab_and_nbval_as_optional(monkeypatch):
+    real = doctor.md.version
+
+    def version(name):
+        if name in ("jupyterlab", "ipywidgets"):
+            raise doctor.md.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(doctor.md, "version", version)
+    lines, problems = doctor.check()
+    assert "jupyterlab    not installed (only `make lab` needs it)" in lines
+    assert problems == ["ipywidgets is not installed: run `make setup` (or pip install -r requirements.txt)"]
