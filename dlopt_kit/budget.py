@@ -30,7 +30,7 @@ class Budget:
 BUDGETS: dict[str, Budget] = {
     "small": Budget("small", train_per_class=300, eval_per_class=200, epochs=6, seeds=(0, 1, 2)),
     "medium": Budget("medium", train_per_class=1000, eval_per_class=500, epochs=10, seeds=(0, 1, 2)),
-    "full": Budget("full", train_per_class=None, eval_per_class=None, epochs=15, seeds=(0, 1, 2, 3, 4)),
+    "full": Budget("full", train_per_class=None, eval_per_class=None, epochs=10, seeds=(0, 1, 2)),
 }
 
 

@@ -305,3 +305,28 @@ def make_synthetic(kind: str, n: int = 1000, noise: float = 0.15, seed: int = 0)
     else:
         raise ValueError(f"synthetic kind {kind!r} is not allowed: choose one of {', '.join(SYNTHETIC)}")
     return x.astype(np.float32), y.astype(np.int64)
+
+
+def one_vs_rest(splits: Splits, positive: str, share: float | None = None, seed: int = 0) -> Splits:
+    """A binary task from a multi-class one: ``positive`` (label 1) against every other class (label 0).
+
+    With ``share`` the positives are subsampled (seeded, in every split) so that they make up that fraction of
+    each split: ``share=0.05`` gives the 95/5 imbalance of notebook 07.
+    """
+    if positive not in splits.classes:
+        raise ValueError(f"positive={positive!r} is not a class of {splits.name}: choose one of "
+                         f"{', '.join(splits.classes)}")
+    if share is not None and not 0.0 < share < 1.0:
+        raise ValueError(f"share={share!r} is out of range: allowed is (0, 1)")
+    c = splits.classes.index(positive)
+    generator = torch.Generator().manual_seed(seed)
+    parts = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+        pos, neg = (y == c).nonzero().flatten().cpu(), (y != c).nonzero().flatten().cpu()
+        if share is not None:
+            keep = max(1, round(share / (1 - share) * len(neg)))
+            pos = pos[torch.randperm(len(pos), generator=generator)[:keep]]
+        idx = torch.cat([neg, pos]).sort().values.to(y.device)
+        parts[f"x_{split}"], parts[f"y_{split}"] = x[idx], (y[idx] == c).long()
+    return Splits(f"{splits.name}: {positive} vs rest", classes=[f"not {positive}", positive], **parts)

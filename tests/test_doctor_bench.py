@@ -47,7 +47,7 @@ def test_setup_prints_one_line(capsys, monkeypatch):
 def test_hand_written_loop_and_fit_give_bitwise_equal_weights(tiny):
     """What the overhead benchmark relies on: the kit's loop does exactly the hand-written loop's arithmetic."""
     config = RunConfig(model="cnn", epochs=2, batch_size=16, seed=3)
-    kit = fit(config, tiny, progress=False, restore_best=False).model
+    kit = fit(config, tiny, device=torch.device("cpu"), progress=False, restore_best=False).model
     hand = bench.hand_written_fit(config, tiny, torch.device("cpu"))
     assert bench._same_weights(kit, hand)
 

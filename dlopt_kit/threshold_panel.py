@@ -1,0 +1,67 @@
+"""The threshold panel of notebook 07: move a binary classifier's decision threshold and watch every metric move.
+
+A thin view over ``metrics.threshold_metrics`` and ``metrics.best_threshold``: the slider sets the threshold, the
+numbers and the picture (confusion counts, ROC and PR with the operating point) update; a control picks what to
+optimise (F1, or the most precise threshold that keeps recall above a floor) and moves the slider there.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as W
+import pandas as pd
+
+from .metric_plots import plot_threshold_view
+from .metrics import best_threshold, report_from_probs, threshold_metrics
+from .plots import figure_png
+
+SHOWN = ("precision", "recall", "f1", "accuracy", "tp", "fp", "fn", "tn")
+
+
+class ThresholdPanel:
+    """``scores`` are the positive class's probabilities for the examples whose labels are ``y_true`` (0 or 1)."""
+
+    def __init__(self, y_true, scores, classes: tuple[str, str] = ("negative", "positive"),
+                 threshold: float = 0.5) -> None:
+        self.report = report_from_probs(y_true, scores, list(classes))
+        self.y_true, self.scores = self.report.y_true, self.report.probs[:, 1]
+        self.threshold = W.FloatSlider(value=threshold, min=0.0, max=1.0, step=0.01, description="threshold",
+                                       readout_format=".2f", continuous_update=True)
+        self.objective = W.Dropdown(options=[("maximise F1", "f1"), ("keep recall at least the floor", "recall_floor")],
+                                    value="f1", description="optimise")
+        self.recall_floor = W.FloatText(value=0.95, description="recall floor")
+        self.optimise_button = W.Button(description="Move the threshold there", icon="bullseye")
+        self.numbers = W.HTML()
+        self.status = W.HTML()
+        self.plot = W.Image(format="png", layout=W.Layout(max_width="820px"))
+        self.threshold.observe(lambda change: self.update(), names="value")
+        self.optimise_button.on_click(self.optimise)
+        self.widget = W.VBox([W.HBox([self.threshold, self.objective, self.recall_floor, self.optimise_button]),
+                              self.status, self.numbers, self.plot])
+        self.update()
+
+    def metrics(self) -> dict[str, float]:
+        """The numbers shown now."""
+        return threshold_metrics(self.y_true, self.scores, self.threshold.value)
+
+    def update(self) -> None:
+        at = self.metrics()
+        frame = pd.DataFrame([{k: at[k] for k in SHOWN}])
+        self.numbers.value = frame.to_html(index=False, float_format="{:.3f}".format)
+        self.plot.value = figure_png(plot_threshold_view(self.report, at))
+
+    def optimise(self, _button: Any = None) -> float | None:
+        """Move the slider to the threshold that best meets the chosen objective; returns it (None if refused)."""
+        try:
+            best = best_threshold(self.y_true, self.scores, self.objective.value, self.recall_floor.value)
+        except ValueError as exc:
+            self.status.value = f'<span style="color:crimson">{html.escape(str(exc))}</span>'
+            return None
+        self.status.value = ""
+        self.threshold.value = best
+        return best
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
