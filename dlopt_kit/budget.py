@@ -21,6 +21,8 @@ class Budget:
     eval_per_class: int | None    # validation and test images per class; None = all
     epochs: int                   # default passes over the training set
     seeds: tuple[int, ...]        # seeds every comparison is repeated over
+    few_shot_per_class: int = 60  # training images per class for lessons that need a model to overfit (02)
+    few_shot_epochs: int = 10     # epochs for those lessons
 
     def describe(self) -> str:
         train = "all" if self.train_per_class is None else f"{self.train_per_class}/class"
@@ -28,9 +30,12 @@ class Budget:
 
 
 BUDGETS: dict[str, Budget] = {
-    "small": Budget("small", train_per_class=300, eval_per_class=200, epochs=6, seeds=(0, 1, 2)),
-    "medium": Budget("medium", train_per_class=1000, eval_per_class=500, epochs=10, seeds=(0, 1, 2)),
-    "full": Budget("full", train_per_class=None, eval_per_class=None, epochs=10, seeds=(0, 1, 2)),
+    "small": Budget("small", train_per_class=300, eval_per_class=200, epochs=6, seeds=(0, 1, 2),
+                    few_shot_per_class=60, few_shot_epochs=10),
+    "medium": Budget("medium", train_per_class=1000, eval_per_class=500, epochs=10, seeds=(0, 1, 2),
+                     few_shot_per_class=150, few_shot_epochs=15),
+    "full": Budget("full", train_per_class=None, eval_per_class=None, epochs=10, seeds=(0, 1, 2),
+                   few_shot_per_class=300, few_shot_epochs=20),
 }
 
 

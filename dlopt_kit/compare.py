@@ -23,7 +23,9 @@ def label_configs(configs: Sequence[RunConfig]) -> list[str]:
 
 
 def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits, seeds: Sequence[int] = (0, 1, 2),
-            fit_fn: Callable[..., FitResult] = fit, progress: bool = True, **fit_kwargs) -> pd.DataFrame:
+            fit_fn: Callable[..., FitResult] = fit, progress: bool = True,
+            extra_metrics: Callable[[FitResult, Splits], dict[str, float]] | None = None,
+            **fit_kwargs) -> pd.DataFrame:
     """Train every config with every seed; return a tidy table.
 
     Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
@@ -49,6 +51,8 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
         frame.insert(0, "seed", seed)
         frame.insert(0, "config", label)
         frame["test_loss"], frame["test_acc"], frame["stop_reason"] = test_loss, test_acc, result.stop_reason
+        for column, value in (extra_metrics(result, data) if extra_metrics else {}).items():
+            frame[column] = value
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 

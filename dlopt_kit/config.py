@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from .augment import AugmentSpec
+
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 
@@ -56,7 +58,8 @@ class RunConfig:
     batch_norm: bool = False      # normalise activations per batch
     grad_clip: float | None = None  # max global gradient norm; None = no clipping
     label_smoothing: float = 0.0  # cross-entropy target smoothing
-    seed: int = 0                 # model init, shuffling and dropout
+    augment: AugmentSpec = AugmentSpec()  # transforms applied to each training batch; none by default
+    seed: int = 0                 # model init, shuffling, dropout and augmentation
 
     def __post_init__(self) -> None:
         _check_choice("model", self.model, MODELS)
@@ -73,6 +76,8 @@ class RunConfig:
         if self.grad_clip is not None:
             _check_float("grad_clip", self.grad_clip, 0.0, 1e6, low_open=True)
         _check_float("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
+        if not isinstance(self.augment, AugmentSpec):
+            raise ValueError(f"augment={self.augment!r} must be an AugmentSpec, e.g. AugmentSpec(rotate=15)")
         _check_int("seed", self.seed, 0, 2**32 - 1)
 
     def replace(self, **changes: Any) -> RunConfig:

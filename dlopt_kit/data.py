@@ -253,14 +253,17 @@ def _as_tensor(x: np.ndarray, name: str) -> torch.Tensor:
 
 
 def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
-                eval_per_class: int | None = None, device: torch.device | str | None = None) -> Splits:
+                eval_per_class: int | None = None, device: torch.device | str | None = None,
+                val_per_class: int | None = None) -> Splits:
     """Fixed, seeded, stratified train/val/test splits of ``name`` as tensors.
 
     ``train_per_class``/``eval_per_class`` keep that many examples of each class (for small budgets);
+    ``val_per_class`` sets the validation split apart from the test split (it defaults to ``eval_per_class``);
     the same arguments always give the same examples. Tabular features (breast_cancer) are standardised
     with the training split's statistics. Used by every notebook.
     """
-    for arg, value in (("train_per_class", train_per_class), ("eval_per_class", eval_per_class)):
+    for arg, value in (("train_per_class", train_per_class), ("eval_per_class", eval_per_class),
+                       ("val_per_class", val_per_class)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
             raise ValueError(f"{arg}={value!r} must be a whole number of at least 1, or None for all")
     if name in SYNTHETIC:
@@ -274,7 +277,7 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
         classes = CLASS_NAMES[name]
     rng = np.random.default_rng(SPLIT_SEED)
     i_tr = _per_class(y_tr, train_per_class, rng)
-    i_val = _per_class(y_val, eval_per_class, rng)
+    i_val = _per_class(y_val, val_per_class if val_per_class is not None else eval_per_class, rng)
     i_te = _per_class(y_te, eval_per_class, rng)
     tensors = [_as_tensor(x[i], name) for x, i in ((x_tr, i_tr), (x_val, i_val), (x_te, i_te))]
     if name == "breast_cancer":

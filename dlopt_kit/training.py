@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .augment import Augmenter
 from .batching import Batcher
 from .callbacks import Callback, ProgressBar, TrainState
 from .config import RunConfig
@@ -115,6 +116,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     optimizer = make_optimizer(config, model.parameters())
     params = [p for p in model.parameters() if p.requires_grad]
     x_val, y_val = data.x_val.to(device), data.y_val.to(device)
+    augmenter = Augmenter(config.augment).to(device) if config.augment else None
     batcher = Batcher(data.x_train.to(device), data.y_train.to(device), config.batch_size, seed=config.seed)
     callbacks = [*callbacks, *([ProgressBar()] if progress else [])]
     per_batch = [cb for cb in callbacks if cb.wants_batches()]
@@ -133,6 +135,8 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
             loss_sum, norms, preds, targets = 0.0, [], [], []
             seen = steps = 0
             for xb, yb in batcher:
+                if augmenter is not None:
+                    xb = augmenter(xb)
                 with autocast(device):
                     logits = model(xb)
                     loss = F.cross_entropy(logits.float(), yb, label_smoothing=config.label_smoothing)
