@@ -30,6 +30,7 @@ doctor: setup
 bench: setup
 	$(PY) -m dlopt_kit.bench overhead
 	$(PY) -m dlopt_kit.bench batching
+	$(PY) -m dlopt_kit.bench augment
 
 clean:
 	rm -rf .venv datasets/cache datasets/raw

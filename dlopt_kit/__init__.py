@@ -33,13 +33,19 @@ class Session:
     data: Splits | None
 
 
-def setup(dataset: str | None = "fashion_mnist", budget: str | None = None) -> Session:
-    """Configure threads, pick the device and budget, load ``dataset`` at the budget's size; print one line."""
+def setup(dataset: str | None = "fashion_mnist", budget: str | None = None, few_shot: bool = False) -> Session:
+    """Configure threads, pick the device and budget, load ``dataset`` at the budget's size; print one line.
+
+    ``few_shot`` loads the budget's few-shot training size instead (lessons that need a model to overfit), with
+    a small validation split (30 per class) to keep per-epoch evaluation cheap.
+    """
     configure_threads()
     device = get_device()
     chosen = get_budget(budget, device)
     data = None
-    if dataset is not None:
+    if dataset is not None and few_shot:
+        data = load_splits(dataset, chosen.few_shot_per_class, chosen.few_shot_eval_per_class, val_per_class=30)
+    elif dataset is not None:
         data = load_splits(dataset, chosen.train_per_class, chosen.eval_per_class)
     print(f"device: {device_name(device)} | budget: {chosen.describe()} | "
           f"data: {data.describe() if data is not None else 'none'}")

@@ -7,6 +7,10 @@ the small CNN and the MLP, and whether the final weights are bitwise equal.
 ``python -m dlopt_kit.bench batching``: one epoch through ``DataLoader(TensorDataset)`` against the kit's
 ``Batcher``; prints the median ratio DataLoader/kit.
 
+``python -m dlopt_kit.bench augment``: one epoch of 28x28 images augmented (a) per sample through a DataLoader with
+torchvision transforms and (b) by the kit's batched on-device ``Augmenter``; prints the median ratio a/b and the
+augmentation's share of a training epoch's time.
+
 Each prints its ratios on its last line.
 """
 
@@ -122,9 +126,67 @@ def batching(reps: int = 5, batch_size: int = 64) -> float:
     return statistics.median(ratios)
 
 
+BENCH_SPEC = dict(rotate=30.0, translate=0.15, scale=0.3, hflip=0.5, brightness=0.3, contrast=0.3, erase=0.5)
+
+
+class _PerSample(torch.utils.data.Dataset):
+    """The common recipe: a Dataset that applies torchvision transforms to one image at a time."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor, transform) -> None:
+        self.x, self.y, self.transform = x, y, transform
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def __getitem__(self, i: int):
+        return self.transform(self.x[i]), self.y[i]
+
+
+def augment(reps: int = 5, per_class: int = 1000, batch_size: int = 64) -> tuple[float, float]:
+    from torchvision.transforms import v2
+
+    from .augment import Augmenter, AugmentSpec
+
+    device = get_device()
+    data = load_splits("fashion_mnist", train_per_class=per_class, eval_per_class=20)
+    s = BENCH_SPEC
+    recipe = v2.Compose([v2.RandomAffine(degrees=s["rotate"], translate=(s["translate"],) * 2,
+                                         scale=(1 - s["scale"], 1 + s["scale"])),
+                         v2.RandomHorizontalFlip(s["hflip"]),
+                         v2.ColorJitter(brightness=s["brightness"], contrast=s["contrast"]),
+                         v2.RandomErasing(p=s["erase"], scale=(0.02, 0.2))])
+    loader = DataLoader(_PerSample(data.x_train, data.y_train, recipe), batch_size=batch_size, shuffle=True)
+    spec = AugmentSpec(**s)
+    augmenter = Augmenter(spec).to(device)
+    x, y = data.x_train.to(device), data.y_train.to(device)
+
+    def per_sample() -> int:
+        return sum(len(xb.to(device)) for xb, _ in loader)
+
+    def batched() -> int:
+        return sum(len(augmenter(xb)) for xb, _ in Batcher(x, y, batch_size, seed=0))
+
+    batched()  # warm-up
+    ratios, kit_times = [], []
+    for rep in range(reps):
+        t_a, n_a = _timed(per_sample, device)
+        t_b, n_b = _timed(batched, device)
+        assert n_a == n_b == len(x)
+        ratios.append(t_a / t_b)
+        kit_times.append(t_b)
+        print(f"rep {rep}: per-sample DataLoader {t_a:.3f}s, kit batched {t_b:.3f}s for {len(x)} images, "
+              f"ratio {ratios[-1]:.1f}")
+    config = RunConfig(model="cnn", batch_size=batch_size, epochs=1, augment=spec)
+    t_fit, _ = _timed(lambda: fit(config, data, device=device, progress=False), device)
+    share = statistics.median(kit_times) / t_fit
+    print(f"one training epoch of the small CNN with augmentation: {t_fit:.2f}s, of which augmentation "
+          f"{statistics.median(kit_times):.2f}s")
+    return statistics.median(ratios), share
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlopt_kit.bench")
-    parser.add_argument("which", choices=("overhead", "batching"))
+    parser.add_argument("which", choices=("overhead", "batching", "augment"))
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
     configure_threads()
@@ -133,9 +195,13 @@ def main(argv: list[str] | None = None) -> int:
         res = overhead(args.reps)
         print(" | ".join(f"{m}: kit/hand-written {r:.3f} (goal <= {1.05 if m == 'cnn' else 1.15}), "
                          f"weights bitwise equal: {eq}" for m, (r, eq) in res.items()))
-    else:
+    elif args.which == "batching":
         ratio = batching(args.reps)
         print(f"batching: DataLoader/kit {ratio:.1f} (goal >= 1.3)")
+    else:
+        ratio, share = augment(args.reps)
+        print(f"augment: per-sample DataLoader/kit batched {ratio:.1f} (goal >= 5), "
+              f"augmentation share of a training step {share:.0%} (goal <= 20%)")
     return 0
 
 

@@ -58,11 +58,13 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
 
 
 def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
-    """Mean, std, min and max of ``metric`` over seeds for each config (final epoch of each run)."""
+    """Mean, std, min and max of ``metric`` over seeds for each config (final epoch of each run), configs in the
+    order they were compared."""
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
-    last = table.sort_values("epoch").groupby(["config", "seed"], sort=False).tail(1)
-    return last.groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"]).reset_index()
+    last = table.sort_values("epoch", kind="stable").groupby(["config", "seed"], sort=False).tail(1)
+    stats = last.groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
+    return stats.reindex(pd.unique(table["config"])).rename_axis("config").reset_index()  # configs in given order
 
 
 def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
@@ -84,3 +86,15 @@ def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test
     if not gain >= margin:
         raise AssertionError(f"the lesson's claim does not hold: {line}")
     return gain
+
+
+def assert_peak_inside(table: pd.DataFrame, metric: str) -> str:
+    """Check that mean ``metric`` over seeds, read in the order the configs were given, rises then falls: its
+    maximum is neither the first nor the last config. Prints the curve; returns the config at the peak."""
+    curve = summarize(table, metric)
+    points = ", ".join(f"{c} {m:.3f}" for c, m in zip(curve["config"], curve["mean"], strict=True))
+    peak = int(curve["mean"].to_numpy().argmax())
+    print(f"{metric} by config: {points}; peak at {curve['config'][peak]}")
+    if not 0 < peak < len(curve) - 1:
+        raise AssertionError(f"the lesson's claim does not hold: {metric} peaks at an end of the sweep ({points})")
+    return str(curve["config"][peak])

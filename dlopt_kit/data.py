@@ -333,3 +333,11 @@ def one_vs_rest(splits: Splits, positive: str, share: float | None = None, seed:
         idx = torch.cat([neg, pos]).sort().values.to(y.device)
         parts[f"x_{split}"], parts[f"y_{split}"] = x[idx], (y[idx] == c).long()
     return Splits(f"{splits.name}: {positive} vs rest", classes=[f"not {positive}", positive], **parts)
+
+
+def sample_photo(step: int = 6) -> torch.Tensor:
+    """scikit-learn's bundled colour photo (``china.jpg``), downsampled by ``step``: a (3, H, W) tensor in [0, 1]."""
+    from sklearn.datasets import load_sample_image
+
+    image = load_sample_image("china.jpg")[::step, ::step]
+    return torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255.0

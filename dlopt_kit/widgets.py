@@ -71,6 +71,16 @@ def config_from_values(base: RunConfig, values: dict[str, Any]) -> RunConfig:
     return base.replace(**{k: v for k, v in values.items() if k in fields})
 
 
+def config_with_augment(base: RunConfig, values: dict[str, Any]) -> RunConfig:
+    """Like ``config_from_values``, and controls named after a transform (``rotate``, ``hflip``, ...) set the
+    run's ``AugmentSpec`` (notebook 02's panel)."""
+    from .augment import LIMITS, AugmentSpec
+
+    strengths = {k: v for k, v in values.items() if k in LIMITS}
+    config = config_from_values(base, {k: v for k, v in values.items() if k not in LIMITS})
+    return config.replace(augment=AugmentSpec.from_dict(strengths)) if strengths else config
+
+
 class TrainingPanel:
     """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one."""
 

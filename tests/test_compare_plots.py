@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from dlopt_kit.compare import compare, label_configs, summarize
+from dlopt_kit.compare import assert_gain, assert_peak_inside, compare, label_configs, summarize
 from dlopt_kit.config import RunConfig
 from dlopt_kit.plots import figure_png, plot_comparison, plot_history, plot_summary
 from dlopt_kit.training import fit
@@ -63,3 +63,22 @@ def test_plots_return_figures_and_use_given_axes(table, tiny):
     history_fig = plot_history(fit(BASE, tiny, progress=False).history)
     assert len(history_fig.axes) == 2 and history_fig.axes[0].get_ylabel() == "loss"
     assert figure_png(history_fig).startswith(b"\x89PNG")
+
+
+def test_summarize_keeps_the_order_of_the_configs_and_peak_check(tiny):
+    configs = {"c": BASE, "a": BASE.replace(lr=1e-2), "b": BASE.replace(lr=3e-2)}
+    table = compare(configs, tiny, seeds=(0,), progress=False)
+    assert summarize(table)["config"].tolist() == ["c", "a", "b"]
+    table["score"] = table["config"].map({"c": 0.1, "a": 0.9, "b": 0.5})
+    assert assert_peak_inside(table, "score") == "a"
+    table["score"] = table["config"].map({"c": 0.1, "a": 0.5, "b": 0.9})
+    with pytest.raises(AssertionError, match="peaks at an end of the sweep"):
+        assert_peak_inside(table, "score")
+
+
+def test_assert_gain_passes_and_fails_with_the_numbers(table):
+    assert assert_gain(table, "lr=0.01", "lr=0.001", margin=-1.0) > -1.0
+    with pytest.raises(AssertionError, match="claimed at least \\+1.000"):
+        assert_gain(table, "lr=0.01", "lr=0.001", margin=1.0)
+    with pytest.raises(ValueError, match="config 'x' is not in the table"):
+        assert_gain(table, "x", "lr=0.001")

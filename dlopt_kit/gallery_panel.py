@@ -1,0 +1,74 @@
+"""The live augmentation gallery of notebook 02: one slider per transform, pictures that follow the sliders.
+
+A thin view: the sliders build an ``AugmentSpec`` (their ranges are the spec's allowed ranges), and the pictures are
+``plot_augmented`` (one image, many draws) and ``plot_class_grid`` (every class). A spec the images cannot take
+(saturation or hue on grey images) shows a message and leaves the last pictures in place.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as W
+import torch
+from matplotlib.figure import Figure
+
+from .augment import LIMITS, AugmentSpec
+from .data import Splits
+from .plots import figure_png
+from .robustness import plot_augmented, plot_class_grid
+
+
+class AugmentGallery:
+    """``data``: image splits for the class grid; ``image``: the single image (defaults to the first one)."""
+
+    def __init__(self, data: Splits, image: torch.Tensor | None = None, spec: AugmentSpec | None = None) -> None:
+        self.data = data
+        self.image = image if image is not None else data.x_train[0]
+        start = spec or AugmentSpec()
+        self.sliders = {name: W.FloatSlider(value=getattr(start, name), min=0.0, max=high, step=high / 36,
+                                            description=name, readout_format=".2f", continuous_update=False)
+                        for name, (high, _unit) in LIMITS.items()}
+        self.seed = 0
+        self.resample_button = W.Button(description="New draws", icon="refresh")
+        self.status = W.HTML()
+        self.single = W.Image(format="png")
+        self.grid = W.Image(format="png")
+        for slider in self.sliders.values():
+            slider.observe(lambda change: self.update(), names="value")
+        self.resample_button.on_click(self.resample)
+        self.widget = W.VBox([W.GridBox(list(self.sliders.values()),
+                                        layout=W.Layout(grid_template_columns="repeat(3, 300px)")),
+                              W.HBox([self.resample_button, self.status]), self.single, self.grid])
+        self.update()
+
+    def spec(self) -> AugmentSpec:
+        return AugmentSpec(**{name: slider.value for name, slider in self.sliders.items()})
+
+    def set_values(self, **strengths: float) -> None:
+        unknown = sorted(set(strengths) - set(self.sliders))
+        if unknown:
+            raise ValueError(f"unknown augmentation(s) {', '.join(unknown)}: choose from {', '.join(self.sliders)}")
+        with self.widget.hold_trait_notifications():
+            for name, value in strengths.items():
+                self.sliders[name].value = value
+        self.update()
+
+    def resample(self, _button: Any = None) -> None:
+        self.seed += 1
+        self.update()
+
+    def update(self) -> None:
+        try:
+            spec = self.spec()
+            single = plot_augmented(self.image, spec, seed=self.seed, ax=Figure(figsize=(6, 1.8)).subplots())
+            grid = plot_class_grid(self.data, spec, seed=self.seed, ax=Figure(figsize=(3.6, 5.0)).subplots())
+        except ValueError as exc:  # e.g. hue on grey images: say so, keep the last pictures
+            self.status.value = f'<span style="color:crimson">{html.escape(str(exc))}</span>'
+            return
+        self.status.value = f"augment: {spec!r}"
+        self.single.value, self.grid.value = figure_png(single), figure_png(grid)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)

@@ -1,0 +1,119 @@
+"""Robustness to shifted test sets (notebook 02): accuracy of each run on clean and shifted copies of the test set."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+import torch
+from matplotlib.figure import Figure
+
+from .augment import SHIFT_NAMES, Augmenter, AugmentSpec, shifted
+from .data import Splits
+from .plots import _axes
+from .training import FitResult, evaluate
+
+GEOMETRIC = ("rotated", "translated", "scaled")  # the shifts the geometric augmentations are meant for
+
+
+def shift_accuracies(shifts: Sequence[str] = SHIFT_NAMES) -> Callable[[FitResult, Splits], dict[str, float]]:
+    """An ``extra_metrics`` function for ``compare``: accuracy of the best weights on each shifted test set
+    (``acc_clean``, ``acc_rotated``, ...) and ``acc_shifted``, the mean over the rotated, translated and scaled sets.
+
+    The shifted sets are made once per dataset and reused for every run, so all runs see the same images.
+    """
+    cache: dict[int, dict[str, torch.Tensor]] = {}
+
+    def measure(result: FitResult, data: Splits) -> dict[str, float]:
+        sets = cache.setdefault(id(data), {s: shifted(data.x_test, s) for s in shifts})
+        accs = {f"acc_{s}": evaluate(result.model, x, data.y_test)[1] for s, x in sets.items()}
+        geometric = [accs[f"acc_{s}"] for s in GEOMETRIC if s in sets]
+        if geometric:
+            accs["acc_shifted"] = sum(geometric) / len(geometric)
+        return accs
+
+    return measure
+
+
+def robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of every ``acc_*`` column, one row per (config, test set)."""
+    columns = [c for c in table.columns if c.startswith("acc_")]
+    if not columns:
+        raise ValueError("the table has no acc_* columns: pass extra_metrics=shift_accuracies() to compare")
+    runs = table.groupby(["config", "seed"], sort=False)[columns].first().reset_index()
+    long = runs.melt(id_vars=["config", "seed"], value_vars=columns, var_name="test set", value_name="accuracy")
+    long["test set"] = long["test set"].str.removeprefix("acc_")
+    return long.groupby(["config", "test set"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+
+
+def plot_robustness(table: pd.DataFrame, ax: plt.Axes | None = None) -> Figure:
+    """Bars of accuracy per test set, one colour per config, mean +/- std over seeds."""
+    columns = [c for c in table.columns if c.startswith("acc_")]
+    runs = table.groupby(["config", "seed"], sort=False)[columns].first().reset_index()
+    long = runs.melt(id_vars=["config", "seed"], value_vars=columns, var_name="test set", value_name="accuracy")
+    long["test set"] = long["test set"].str.removeprefix("acc_")
+    fig, (ax,) = _axes(ax, size=(7.0, 3.0))
+    sns.barplot(data=long, x="test set", y="accuracy", hue="config", errorbar="sd", ax=ax)
+    ax.set_ylim(max(0.0, long["accuracy"].min() - 0.1), 1.0)
+    ax.set_xlabel("")
+    ax.legend(frameon=False, fontsize=8, ncols=2)
+    fig.tight_layout()
+    return fig
+
+
+def plot_augmented(image: torch.Tensor, spec: AugmentSpec, n: int = 16, seed: int = 0,
+                   ax: plt.Axes | None = None) -> Figure:
+    """``n`` augmentations of one image (C, H, W) in a grid; the original is the first."""
+    from torchvision.utils import make_grid
+
+    batch = image.unsqueeze(0).repeat(n, 1, 1, 1)
+    with _seeded(seed):
+        batch[1:] = Augmenter(spec)(batch[1:])
+    grey = image.shape[0] == 1
+    grid = make_grid(batch, nrow=min(n, 8), padding=2, pad_value=0.0 if grey else 1.0)
+    return _show_grid(grid, grey, ax, f"augment: {spec!r}")
+
+
+def plot_class_grid(data: Splits, spec: AugmentSpec, per_class: int = 6, seed: int = 0,
+                    ax: plt.Axes | None = None) -> Figure:
+    """One row per class: that class's first training images, augmented."""
+    from torchvision.utils import make_grid
+
+    picks = torch.cat([(data.y_train == c).nonzero().flatten()[:per_class] for c in range(data.num_classes)])
+    with _seeded(seed):
+        batch = Augmenter(spec)(data.x_train[picks].cpu())
+    grey = data.input_shape[0] == 1
+    grid = make_grid(batch, nrow=per_class, padding=2, pad_value=0.0 if grey else 1.0)
+    fig = _show_grid(grid, grey, ax, f"augment: {spec!r}")
+    height = data.input_shape[1] + 2
+    fig.axes[0].set_yticks([height * c + height / 2 for c in range(data.num_classes)], data.classes, fontsize=7)
+    return fig
+
+
+def _show_grid(grid: torch.Tensor, grey: bool, ax: plt.Axes | None, title: str) -> Figure:
+    """Show a ``make_grid`` picture: grey images dark on white (as in the other galleries), colour as it is."""
+    fig, (ax,) = _axes(ax, size=(grid.shape[2] / 50 + 0.6, grid.shape[1] / 50 + 0.4))
+    image = grid.permute(1, 2, 0).numpy()
+    ax.imshow(image[..., 0] if grey else image, cmap="gray_r" if grey else None, interpolation="nearest",
+              vmin=0.0, vmax=1.0)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=8)
+    fig.tight_layout(pad=0.2)
+    return fig
+
+
+class _seeded:
+    """Draw augmentation parameters from a fixed seed without disturbing the global random state."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    def __enter__(self) -> None:
+        self.state = torch.random.get_rng_state()
+        torch.manual_seed(self.seed)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.random.set_rng_state(self.state)

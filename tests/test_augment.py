@@ -1,0 +1,135 @@
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from dlopt_kit.augment import LIMITS, SHIFT_NAMES, Augmenter, AugmentSpec, shifted
+from dlopt_kit.compare import compare
+from dlopt_kit.config import RunConfig
+from dlopt_kit.data import sample_photo
+from dlopt_kit.gallery_panel import AugmentGallery
+from dlopt_kit.robustness import plot_augmented, plot_class_grid, plot_robustness, robustness_summary, shift_accuracies
+from dlopt_kit.training import fit
+from dlopt_kit.widgets import config_with_augment
+
+EVERYTHING = AugmentSpec(rotate=30, translate=0.2, scale=0.3, hflip=0.5, vflip=0.5, brightness=0.3, contrast=0.3,
+                         erase=0.5)
+
+
+def test_strength_zero_is_exactly_the_identity(tiny):
+    x = tiny.x_train[:32]
+    out = Augmenter(AugmentSpec())(x)
+    assert out is x
+    assert not AugmentSpec() and repr(AugmentSpec()) == "none"
+    zeroed = AugmentSpec(**{name: 0.0 for name in LIMITS})
+    assert torch.equal(Augmenter(zeroed)(x), x)
+
+
+def test_every_image_gets_its_own_parameters(tiny):
+    x = tiny.x_train[:1].repeat(16, 1, 1, 1)
+    out = Augmenter(AugmentSpec(rotate=45))(x)
+    distinct = {tuple(img.flatten()[::7].tolist()) for img in out}
+    assert len(distinct) == 16  # one draw shared by the batch would give a single distinct image
+
+
+def test_same_seed_same_augmentation_and_range(tiny):
+    x = tiny.x_train[:16]
+    torch.manual_seed(1)
+    a = Augmenter(EVERYTHING)(x)
+    torch.manual_seed(1)
+    b = Augmenter(EVERYTHING)(x)
+    assert torch.equal(a, b) and a.shape == x.shape and a.dtype == x.dtype
+    assert float(a.min()) >= 0.0 and float(a.max()) <= 1.0
+    assert not torch.equal(a, x)
+
+
+@pytest.mark.parametrize(("name", "value", "allowed"), [("rotate", -5, "0 to 180"), ("rotate", 200, "0 to 180"),
+                                                        ("translate", 0.6, "0 to 0.5"), ("scale", 1.0, "0 to 0.9"),
+                                                        ("hflip", 1.5, "0 to 1"), ("hue", 0.7, "0 to 0.5"),
+                                                        ("erase", float("nan"), "must be a number"),
+                                                        ("brightness", "high", "must be a number")])
+def test_bad_strength_names_the_transform(name, value, allowed):
+    with pytest.raises(ValueError, match=f"augmentation {name}=") as info:
+        AugmentSpec(**{name: value})
+    assert allowed in str(info.value)
+
+
+def test_unknown_transform_wrong_images_and_wrong_config_type(tiny):
+    with pytest.raises(ValueError, match="unknown augmentation.*twist"):
+        AugmentSpec.from_dict({"twist": 1.0})
+    with pytest.raises(ValueError, match="saturation and hue need colour images"):
+        Augmenter(AugmentSpec(saturation=0.5))(tiny.x_train[:4])
+    with pytest.raises(ValueError, match="needs image batches"):
+        Augmenter(AugmentSpec(rotate=10))(torch.rand(4, 30))
+    with pytest.raises(ValueError, match="augment=.*must be an AugmentSpec"):
+        RunConfig(augment={"rotate": 10})
+
+
+def test_colour_photo_takes_colour_transforms():
+    photo = sample_photo()
+    assert photo.shape[0] == 3 and 0.0 <= float(photo.min()) and float(photo.max()) <= 1.0
+    out = Augmenter(AugmentSpec(saturation=0.6, hue=0.1))(photo.unsqueeze(0).repeat(2, 1, 1, 1))
+    assert out.shape == (2, *photo.shape)
+    assert isinstance(plot_augmented(photo, AugmentSpec(hue=0.1), n=4), Figure)
+
+
+def test_fit_with_augmentation_is_recorded_and_reproducible(tiny):
+    config = RunConfig(model="cnn", epochs=2, batch_size=32, augment=AugmentSpec(rotate=20, hflip=0.5))
+    a, b = fit(config, tiny, progress=False), fit(config, tiny, progress=False)
+    assert a.config.augment.rotate == 20
+    assert a.history[:, "train_loss"] == b.history[:, "train_loss"]
+    plain = fit(config.replace(augment=AugmentSpec()), tiny, progress=False)
+    assert plain.history[:, "train_loss"] != a.history[:, "train_loss"]
+
+
+def test_shifted_test_sets_are_fixed(tiny):
+    x = tiny.x_test[:20]
+    assert shifted(x, "clean") is x
+    assert torch.equal(shifted(x, "darker"), x * 0.5)
+    for name in ("rotated", "translated", "scaled"):
+        assert torch.equal(shifted(x, name), shifted(x, name)) and not torch.equal(shifted(x, name), x)
+    before = torch.random.get_rng_state()
+    shifted(x, "rotated")
+    assert torch.equal(before, torch.random.get_rng_state())
+    with pytest.raises(ValueError, match="shift='blurred' is not allowed"):
+        shifted(x, "blurred")
+
+
+def test_robustness_table_summary_and_plots(tiny):
+    base = RunConfig(model="mlp", epochs=1, batch_size=32)
+    table = compare({"none": base, "rot": base.replace(augment=AugmentSpec(rotate=30))}, tiny, seeds=(0, 1),
+                    progress=False, extra_metrics=shift_accuracies())
+    assert {f"acc_{s}" for s in SHIFT_NAMES} | {"acc_shifted"} <= set(table.columns)
+    first = table.iloc[0]
+    assert first["acc_shifted"] == pytest.approx((first["acc_rotated"] + first["acc_translated"]
+                                                  + first["acc_scaled"]) / 3)
+    summary = robustness_summary(table)
+    assert len(summary) == 2 * (len(SHIFT_NAMES) + 1) and list(summary.columns) == ["config", "test set", "mean",
+                                                                                      "std"]
+    assert isinstance(plot_robustness(table), Figure)
+    assert isinstance(plot_class_grid(tiny, AugmentSpec(rotate=10)), Figure)
+    with pytest.raises(ValueError, match="no acc_\\* columns"):
+        robustness_summary(table.drop(columns=[c for c in table.columns if c.startswith("acc_")]))
+
+
+def test_panel_config_with_augment():
+    config = config_with_augment(RunConfig(), {"rotate": 15.0, "hflip": 0.5, "epochs": 3, "lr": 0.01})
+    assert config.augment == AugmentSpec(rotate=15, hflip=0.5) and config.epochs == 3 and config.lr == 0.01
+    with pytest.raises(ValueError, match="augmentation rotate=500"):
+        config_with_augment(RunConfig(), {"rotate": 500.0})
+
+
+def test_gallery_follows_its_sliders(tiny):
+    gallery = AugmentGallery(tiny)
+    plain = bytes(gallery.grid.value)
+    gallery.set_values(rotate=45, hflip=1.0)
+    assert gallery.spec() == AugmentSpec(rotate=45, hflip=1.0)
+    assert bytes(gallery.grid.value) != plain and "rotate 45" in gallery.status.value
+    turned = bytes(gallery.single.value)
+    gallery.resample_button.click()
+    assert bytes(gallery.single.value) != turned
+    shown = bytes(gallery.single.value)
+    gallery.sliders["saturation"].value = 0.5  # grey images: refused, the pictures stay
+    assert "saturation and hue need colour images" in gallery.status.value
+    assert bytes(gallery.single.value) == shown
+    with pytest.raises(ValueError, match="unknown augmentation.*spin"):
+        gallery.set_values(spin=1.0)
