@@ -37,23 +37,26 @@ def shift_accuracies(shifts: Sequence[str] = SHIFT_NAMES) -> Callable[[FitResult
     return measure
 
 
-def robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of every ``acc_*`` column, one row per (config, test set)."""
+def _per_run_accuracies(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (config, seed, test set) with that run's accuracy, from the ``acc_*`` columns."""
     columns = [c for c in table.columns if c.startswith("acc_")]
     if not columns:
         raise ValueError("the table has no acc_* columns: pass extra_metrics=shift_accuracies() to compare")
     runs = table.groupby(["config", "seed"], sort=False)[columns].first().reset_index()
     long = runs.melt(id_vars=["config", "seed"], value_vars=columns, var_name="test set", value_name="accuracy")
     long["test set"] = long["test set"].str.removeprefix("acc_")
+    return long
+
+
+def robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean and std over seeds of every ``acc_*`` column, one row per (config, test set)."""
+    long = _per_run_accuracies(table)
     return long.groupby(["config", "test set"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
 
 
 def plot_robustness(table: pd.DataFrame, ax: plt.Axes | None = None) -> Figure:
     """Bars of accuracy per test set, one colour per config, mean +/- std over seeds."""
-    columns = [c for c in table.columns if c.startswith("acc_")]
-    runs = table.groupby(["config", "seed"], sort=False)[columns].first().reset_index()
-    long = runs.melt(id_vars=["config", "seed"], value_vars=columns, var_name="test set", value_name="accuracy")
-    long["test set"] = long["test set"].str.removeprefix("acc_")
+    long = _per_run_accuracies(table)
     fig, (ax,) = _axes(ax, size=(7.0, 3.0))
     sns.barplot(data=long, x="test set", y="accuracy", hue="config", errorbar="sd", ax=ax)
     ax.set_ylim(max(0.0, long["accuracy"].min() - 0.1), 1.0)

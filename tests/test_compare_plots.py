@@ -82,3 +82,16 @@ def test_assert_gain_passes_and_fails_with_the_numbers(table):
         assert_gain(table, "lr=0.01", "lr=0.001", margin=1.0)
     with pytest.raises(ValueError, match="config 'x' is not in the table"):
         assert_gain(table, "x", "lr=0.001")
+
+
+def test_plot_examples_one_row_per_class(tiny):
+    from dlopt_kit.plots import plot_examples
+
+    fig = plot_examples(tiny, per_class=4)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == tiny.classes
+    assert fig.axes[0].images[0].get_array().shape[:2] == (10 * 30 + 2, 4 * 30 + 2)
+    with pytest.raises(ValueError, match="needs image data"):
+        from dlopt_kit.data import load_splits
+
+        plot_examples(load_splits("breast_cancer"))

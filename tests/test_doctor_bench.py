@@ -69,3 +69,12 @@ def test_doctor_treats_lab_and_nbval_as_optional(monkeypatch):
     lines, problems = doctor.check()
     assert "jupyterlab    not installed (only `make lab` needs it)" in lines
     assert problems == ["ipywidgets is not installed: run `make setup` (or pip install -r requirements.txt)"]
+
+
+def test_setup_few_shot_uses_the_budget_few_shot_sizes(capsys, monkeypatch):
+    monkeypatch.setenv("DLOPT_BUDGET", "small")
+    session = setup("fashion_mnist", few_shot=True)
+    budget = session.budget
+    assert torch.bincount(session.data.y_train).tolist() == [budget.few_shot_per_class] * 10
+    assert len(session.data.y_val) == 300 and len(session.data.y_test) == 10 * budget.few_shot_eval_per_class
+    assert "600/300/1000" in capsys.readouterr().out

@@ -93,3 +93,12 @@ def test_controls_from_spec():
 def test_panel_renders_as_a_widget(panel):
     bundle = panel._repr_mimebundle_()
     assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_dataset_loader_loads_each_dataset_once_at_the_budget_size():
+    from dlopt_kit.widgets import dataset_loader
+
+    load = dataset_loader(20, 5)
+    first = load({"dataset": "digits"})
+    assert len(first.y_train) == 200 and load({"dataset": "digits"}) is first
+    assert load({}).name == "fashion_mnist"
