@@ -140,9 +140,6 @@ def shifted(x: torch.Tensor, shift: str, seed: int = 0) -> torch.Tensor:
         return x * 0.5
     if shift not in SHIFTS:
         raise ValueError(f"shift={shift!r} is not allowed: choose one of {', '.join(SHIFT_NAMES)}")
-    state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
+    with torch.random.fork_rng(devices=[]):  # a fixed draw that leaves the caller's random state alone
+        torch.manual_seed(seed)
         return Augmenter(SHIFTS[shift])(x)
-    finally:
-        torch.random.set_rng_state(state)

@@ -57,13 +57,17 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
     return pd.concat(frames, ignore_index=True)
 
 
+def final_epochs(table: pd.DataFrame) -> pd.DataFrame:
+    """The last recorded epoch of every (config, seed) run."""
+    return table.sort_values("epoch", kind="stable").groupby(["config", "seed"], sort=False).tail(1)
+
+
 def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
     """Mean, std, min and max of ``metric`` over seeds for each config (final epoch of each run), configs in the
     order they were compared."""
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
-    last = table.sort_values("epoch", kind="stable").groupby(["config", "seed"], sort=False).tail(1)
-    stats = last.groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
+    stats = final_epochs(table).groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
     return stats.reindex(pd.unique(table["config"])).rename_axis("config").reset_index()  # configs in given order
 
 

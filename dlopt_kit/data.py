@@ -268,8 +268,7 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
             raise ValueError(f"{arg}={value!r} must be a whole number of at least 1, or None for all")
     if name in SYNTHETIC:
         x, y = make_synthetic(name, n=3000, seed=SPLIT_SEED)
-        arrays = (*_stratified(x, y, 0.3),)
-        x_tr, x_rest, y_tr, y_rest = arrays
+        x_tr, x_rest, y_tr, y_rest = _stratified(x, y, 0.3)
         x_val, x_te, y_val, y_te = _stratified(x_rest, y_rest, 0.5)
         classes = [str(c) for c in np.unique(y)]
     else:

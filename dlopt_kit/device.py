@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import random
-from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -87,13 +86,3 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
-
-@contextlib.contextmanager
-def torch_threads(n: int) -> Iterator[None]:
-    """Temporarily run torch with ``n`` intra-op threads."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(n)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)

@@ -139,7 +139,7 @@ def report_from_probs(y_true, probs, classes: list[str] | None = None, calibrati
         if truth.min() == truth.max():
             continue  # a class absent from y_true has no ROC or PR curve
         fpr, tpr, _ = skm.roc_curve(truth, p[:, c])
-        roc[classes[c]] = (fpr, tpr, float(skm.roc_auc_score(truth, p[:, c])))
+        roc[classes[c]] = (fpr, tpr, float(skm.auc(fpr, tpr)))
         precision, recall, _ = skm.precision_recall_curve(truth, p[:, c])
         pr[classes[c]] = (recall, precision, float(skm.average_precision_score(truth, p[:, c])))
     confidence = p.max(axis=1)
@@ -183,15 +183,16 @@ def threshold_metrics(y_true, scores, threshold: float) -> dict[str, float]:
 def best_threshold(y_true, scores, objective: str = "f1", recall_floor: float = 0.95) -> float:
     """The threshold that maximises F1 (``objective="f1"``), or the highest one whose recall is at least
     ``recall_floor`` (``objective="recall_floor"``: the most precise operating point that still finds enough)."""
-    y = _as_numpy(y_true).astype(int)
-    s = _as_numpy(scores).astype(np.float64)
-    candidates = np.unique(np.concatenate([s, [0.0, 1.0]]))
+    if objective not in ("f1", "recall_floor"):
+        raise ValueError(f"objective={objective!r} is not allowed: choose f1 or recall_floor")
+    if objective == "recall_floor" and not 0.0 < recall_floor <= 1.0:
+        raise ValueError(f"recall_floor={recall_floor!r} is out of range: allowed is (0, 1]")
+    # one pass gives precision and recall at every distinct score used as the threshold (ascending)
+    precision, recall, thresholds = skm.precision_recall_curve(_as_numpy(y_true).astype(int),
+                                                               _as_numpy(scores).astype(np.float64))
+    precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     if objective == "f1":
-        f1s = [skm.f1_score(y, (s >= t).astype(int), zero_division=0) for t in candidates]
-        return float(candidates[int(np.argmax(f1s))])
-    if objective == "recall_floor":
-        if not 0.0 < recall_floor <= 1.0:
-            raise ValueError(f"recall_floor={recall_floor!r} is out of range: allowed is (0, 1]")
-        ok = [t for t in candidates if skm.recall_score(y, (s >= t).astype(int), zero_division=0) >= recall_floor]
-        return float(max(ok))
-    raise ValueError(f"objective={objective!r} is not allowed: choose f1 or recall_floor")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            f1 = np.nan_to_num(2 * precision * recall / (precision + recall))
+        return float(thresholds[int(np.argmax(f1))])
+    return float(thresholds[recall >= recall_floor].max())

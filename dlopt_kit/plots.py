@@ -59,7 +59,9 @@ def plot_comparison(table: pd.DataFrame, metric: str = "val_acc", ax: plt.Axes |
 
 def plot_summary(table: pd.DataFrame, metric: str = "test_acc", ax: plt.Axes | None = None) -> Figure:
     """A bar per config of ``metric`` at the end of each run, mean +/- std over seeds, seeds as dots."""
-    last = table.sort_values("epoch").groupby(["config", "seed"], sort=False).tail(1)
+    from .compare import final_epochs  # compare imports training; keep plots importable on its own
+
+    last = final_epochs(table)
     fig, (ax,) = _axes(ax, size=(4.5, 3.0))
     sns.barplot(data=last, x="config", y=metric, errorbar="sd", ax=ax, color="#9ecae1")
     sns.stripplot(data=last, x="config", y=metric, ax=ax, color="black", size=4)

@@ -72,7 +72,8 @@ def plot_augmented(image: torch.Tensor, spec: AugmentSpec, n: int = 16, seed: in
     from torchvision.utils import make_grid
 
     batch = image.unsqueeze(0).repeat(n, 1, 1, 1)
-    with _seeded(seed):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         batch[1:] = Augmenter(spec)(batch[1:])
     grey = image.shape[0] == 1
     grid = make_grid(batch, nrow=min(n, 8), padding=2, pad_value=0.0 if grey else 1.0)
@@ -85,7 +86,8 @@ def plot_class_grid(data: Splits, spec: AugmentSpec, per_class: int = 6, seed: i
     from torchvision.utils import make_grid
 
     picks = torch.cat([(data.y_train == c).nonzero().flatten()[:per_class] for c in range(data.num_classes)])
-    with _seeded(seed):
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
         batch = Augmenter(spec)(data.x_train[picks].cpu())
     grey = data.input_shape[0] == 1
     grid = make_grid(batch, nrow=per_class, padding=2, pad_value=0.0 if grey else 1.0)
@@ -107,16 +109,3 @@ def _show_grid(grid: torch.Tensor, grey: bool, ax: plt.Axes | None, title: str) 
     fig.tight_layout(pad=0.2)
     return fig
 
-
-class _seeded:
-    """Draw augmentation parameters from a fixed seed without disturbing the global random state."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def __enter__(self) -> None:
-        self.state = torch.random.get_rng_state()
-        torch.manual_seed(self.seed)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.random.set_rng_state(self.state)

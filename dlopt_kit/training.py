@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -55,38 +55,36 @@ class FitResult:
         return self.model
 
 
-@torch.no_grad()
+def _eval_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Yield ``(rows, float32 logits)`` for ``x`` in batches, in eval mode and without gradients; the model's
+    train/eval mode is restored afterwards."""
+    was_training = model.training
+    model.eval()
+    device = next(model.parameters()).device
+    try:
+        with torch.no_grad(), autocast(device):
+            for lo in range(0, len(x), batch_size):
+                rows = slice(lo, lo + batch_size)
+                yield rows, model(x[rows].to(device)).float()
+    finally:
+        model.train(was_training)
+
+
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode."""
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty split")
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    loss_sum = torch.zeros((), device=device)
-    correct = torch.zeros((), device=device, dtype=torch.long)
-    with autocast(device):
-        for lo in range(0, len(x), batch_size):
-            xb, yb = x[lo:lo + batch_size].to(device), y[lo:lo + batch_size].to(device)
-            logits = model(xb).float()
-            loss_sum += F.cross_entropy(logits, yb, reduction="sum")
-            correct += (logits.argmax(1) == yb).sum()
-    model.train(was_training)
-    return loss_sum.item() / len(x), correct.item() / len(x)
+    loss_sum, correct = 0.0, 0
+    for rows, logits in _eval_logits(model, x, batch_size):
+        yb = y[rows].to(logits.device)
+        loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
+        correct += int((logits.argmax(1) == yb).sum())
+    return loss_sum / len(x), correct / len(x)
 
 
-@torch.no_grad()
 def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Class probabilities of ``model`` on ``x`` (eval mode, on the CPU)."""
-    was_training = model.training
-    model.eval()
-    device = next(model.parameters()).device
-    parts = []
-    with autocast(device):
-        for lo in range(0, len(x), batch_size):
-            parts.append(model(x[lo:lo + batch_size].to(device)).float().softmax(1).cpu())
-    model.train(was_training)
-    return torch.cat(parts)
+    return torch.cat([logits.softmax(1).cpu() for _, logits in _eval_logits(model, x, batch_size)])
 
 
 def _grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:

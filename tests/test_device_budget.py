@@ -11,7 +11,6 @@ from dlopt_kit.device import (
     device_name,
     get_device,
     seed_everything,
-    torch_threads,
 )
 
 
@@ -22,9 +21,11 @@ def test_default_threads_leaves_a_core_free(cores, threads):
 
 def test_threads_env_override_and_bad_value(monkeypatch):
     monkeypatch.setenv("DLOPT_THREADS", "2")
-    with torch_threads(1):
+    try:
         assert configure_threads() == 2
         assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(1)
     monkeypatch.setenv("DLOPT_THREADS", "zero")
     with pytest.raises(ValueError, match="DLOPT_THREADS='zero'"):
         configure_threads()
