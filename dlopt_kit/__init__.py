@@ -12,6 +12,7 @@ import torch
 
 from .budget import Budget, get_budget
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar, StopOnEvent
+from .claims import assert_gain, assert_peak_inside, check_paired
 from .compare import compare, label_configs, summarize
 from .config import RunConfig
 from .data import Splits, load_splits, make_synthetic
@@ -47,14 +48,15 @@ def setup(dataset: str | None = "fashion_mnist", budget: str | None = None, few_
         data = load_splits(dataset, chosen.few_shot_per_class, chosen.few_shot_eval_per_class, val_per_class=30)
     elif dataset is not None:
         data = load_splits(dataset, chosen.train_per_class, chosen.eval_per_class)
-    print(f"device: {device_name(device)} | budget: {chosen.describe()} | "
+    print(f"device: {device_name(device)} | budget: {chosen.describe(few_shot)} | "
           f"data: {data.describe() if data is not None else 'none'}")
     return Session(device, chosen, data)
 
 
 __all__ = [
     "Budget", "Callback", "EarlyStopping", "FitResult", "History", "LambdaCallback", "MLP", "ProgressBar",
-    "RunConfig", "Session", "SmallCNN", "Splits", "StopOnEvent", "build_model", "compare", "configure_threads",
-    "device_name", "evaluate", "fit", "get_budget", "get_device", "label_configs", "load_splits", "make_synthetic",
-    "plot_comparison", "plot_history", "plot_summary", "predict_proba", "seed_everything", "setup", "summarize",
+    "RunConfig", "Session", "SmallCNN", "Splits", "StopOnEvent", "assert_gain", "assert_peak_inside", "build_model",
+    "check_paired", "compare", "configure_threads", "device_name", "evaluate", "fit", "get_budget", "get_device",
+    "label_configs", "load_splits", "make_synthetic", "plot_comparison", "plot_history", "plot_summary",
+    "predict_proba", "seed_everything", "setup", "summarize",
 ]

@@ -25,9 +25,13 @@ class Budget:
     few_shot_epochs: int = 15     # epochs for those lessons (augmented data needs longer to fit)
     few_shot_eval_per_class: int | None = 100  # test images per class for those lessons
 
-    def describe(self) -> str:
-        train = "all" if self.train_per_class is None else f"{self.train_per_class}/class"
-        return f"{self.name} ({train}, {self.epochs} epochs, {len(self.seeds)} seeds)"
+    def describe(self, few_shot: bool = False) -> str:
+        """``small (300/class, 6 epochs, 3 seeds)``; with ``few_shot`` the sizes a few-shot lesson trains with."""
+        per_class, epochs = ((self.few_shot_per_class, self.few_shot_epochs) if few_shot
+                             else (self.train_per_class, self.epochs))
+        train = "all" if per_class is None else f"{per_class}/class"
+        kind = "few-shot: " if few_shot else ""
+        return f"{self.name} ({kind}{train}, {epochs} epochs, {len(self.seeds)} seeds)"
 
 
 BUDGETS: dict[str, Budget] = {

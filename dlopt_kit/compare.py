@@ -40,8 +40,11 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
         raise ValueError("compare needs at least one config")
     if len(set(labels)) != len(labels):
         raise ValueError(f"configs must differ in something other than seed; labels were {labels}")
+    seeds = list(seeds)
     if not seeds:
         raise ValueError("compare needs at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds={seeds!r} repeats a seed: a repeated seed repeats the same run; give distinct seeds")
     frames = []
     runs = [(label, config, seed) for label, config in zip(labels, configs, strict=True) for seed in seeds]
     for label, config, seed in tqdm(runs, desc="runs", disable=not progress):
@@ -69,36 +72,3 @@ def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     stats = final_epochs(table).groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
     return stats.reindex(pd.unique(table["config"])).rename_axis("config").reset_index()  # configs in given order
-
-
-def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
-                margin: float = 0.0) -> float:
-    """Check a lesson's claim: mean ``metric`` of config ``better`` exceeds that of ``over`` by ``margin``.
-
-    Prints the measured gain with both means and stds; raises AssertionError naming the numbers otherwise.
-    Returns the gain. Used by the experiment cell of every notebook.
-    """
-    summary = summarize(table, metric).set_index("config")
-    for label in (better, over):
-        if label not in summary.index:
-            raise ValueError(f"config {label!r} is not in the table: it has {', '.join(summary.index)}")
-    b, o = summary.loc[better], summary.loc[over]
-    gain = float(b["mean"] - o["mean"])
-    line = (f"{metric}: {better} {b['mean']:.3f} ± {b['std']:.3f} vs {over} {o['mean']:.3f} ± {o['std']:.3f}; "
-            f"gain {gain:+.3f} (claimed at least {margin:+.3f})")
-    print(line)
-    if not gain >= margin:
-        raise AssertionError(f"the lesson's claim does not hold: {line}")
-    return gain
-
-
-def assert_peak_inside(table: pd.DataFrame, metric: str) -> str:
-    """Check that mean ``metric`` over seeds, read in the order the configs were given, rises then falls: its
-    maximum is neither the first nor the last config. Prints the curve; returns the config at the peak."""
-    curve = summarize(table, metric)
-    points = ", ".join(f"{c} {m:.3f}" for c, m in zip(curve["config"], curve["mean"], strict=True))
-    peak = int(curve["mean"].to_numpy().argmax())
-    print(f"{metric} by config: {points}; peak at {curve['config'][peak]}")
-    if not 0 < peak < len(curve) - 1:
-        raise AssertionError(f"the lesson's claim does not hold: {metric} peaks at an end of the sweep ({points})")
-    return str(curve["config"][peak])

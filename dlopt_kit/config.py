@@ -16,6 +16,7 @@ from .augment import AugmentSpec
 
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
@@ -58,6 +59,7 @@ class RunConfig:
     batch_norm: bool = False      # normalise activations per batch
     grad_clip: float | None = None  # max global gradient norm; None = no clipping
     label_smoothing: float = 0.0  # cross-entropy target smoothing
+    class_weight: str = "none"    # "balanced": each class's loss weighted by n / (classes * its count), as sklearn
     augment: AugmentSpec = AugmentSpec()  # transforms applied to each training batch; none by default
     seed: int = 0                 # model init, shuffling, dropout and augmentation
 
@@ -76,6 +78,7 @@ class RunConfig:
         if self.grad_clip is not None:
             _check_float("grad_clip", self.grad_clip, 0.0, 1e6, low_open=True)
         _check_float("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
+        _check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
         if not isinstance(self.augment, AugmentSpec):
             raise ValueError(f"augment={self.augment!r} must be an AugmentSpec, e.g. AugmentSpec(rotate=15)")
         _check_int("seed", self.seed, 0, 2**32 - 1)

@@ -59,11 +59,14 @@ def plot_pr(report: Report, ax: plt.Axes | None = None, mark: tuple[float, float
 
 
 def plot_calibration(report: Report, ax: plt.Axes | None = None) -> Figure:
-    """Reliability curve: how often the model is right against how confident it says it is."""
+    """Reliability curve: how often the model is right against how confident it says it is; each point is labelled
+    with the number of examples in its bin (a point from a handful of examples says little)."""
     fig, (ax,) = _axes(ax, size=(3.4, 3.2))
     predicted, observed = report.calibration
     ax.plot([0, 1], [0, 1], ":", color="grey", lw=0.8, label="perfectly calibrated")
     ax.plot(predicted, observed, "o-", ms=4, label="model")
+    for x, y, n in zip(predicted, observed, report.calibration_counts, strict=True):
+        ax.annotate(f"{n}", (x, y), textcoords="offset points", xytext=(0, -11), ha="center", fontsize=6)
     ax.set_xlabel("confidence (top probability)")
     ax.set_ylabel("accuracy at that confidence")
     ax.legend(fontsize=8, frameon=False)

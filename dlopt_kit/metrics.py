@@ -70,12 +70,13 @@ class Report:
     probs: np.ndarray
     accuracy: float
     per_class: pd.DataFrame          # precision, recall, f1, support per class
-    averages: pd.DataFrame           # macro and weighted precision, recall, f1
+    averages: pd.DataFrame           # macro, weighted and micro precision, recall, f1
     confusion: np.ndarray            # counts: rows true class, columns predicted
     confusion_normalized: np.ndarray  # each row sums to 1 (recall on the diagonal)
     roc: dict[str, tuple[np.ndarray, np.ndarray, float]]   # class -> (fpr, tpr, auc)
     pr: dict[str, tuple[np.ndarray, np.ndarray, float]]    # class -> (recall, precision, average precision)
     calibration: tuple[np.ndarray, np.ndarray]              # (mean predicted confidence, observed accuracy) per bin
+    calibration_counts: np.ndarray                          # examples in each of those (non-empty) bins
 
     @property
     def y_pred(self) -> np.ndarray:
@@ -128,7 +129,7 @@ def report_from_probs(y_true, probs, classes: list[str] | None = None, calibrati
     per_class = pd.DataFrame({"precision": prec, "recall": rec, "f1": f1, "support": support}, index=classes)
     averages = pd.DataFrame(
         {avg: skm.precision_recall_fscore_support(y, y_pred, labels=labels, average=avg, zero_division=0)[:3]
-         for avg in ("macro", "weighted")}, index=["precision", "recall", "f1"]).T
+         for avg in ("macro", "weighted", "micro")}, index=["precision", "recall", "f1"]).T
     confusion = skm.confusion_matrix(y, y_pred, labels=labels)
     with np.errstate(invalid="ignore", divide="ignore"):
         normalized = np.nan_to_num(confusion / confusion.sum(axis=1, keepdims=True))
@@ -146,11 +147,16 @@ def report_from_probs(y_true, probs, classes: list[str] | None = None, calibrati
     correct = (y_pred == y).astype(int)
     if correct.min() == correct.max():  # calibration_curve needs both outcomes; all right or all wrong is one bin
         calibration = (np.array([confidence.mean()]), np.array([float(correct[0])]))
+        counts = np.array([len(correct)])
     else:
         observed, predicted = calibration_curve(correct, confidence, n_bins=calibration_bins, strategy="uniform")
         calibration = (predicted, observed)
+        # calibration_curve's bins, counted the same way; it drops the empty ones, and so do we
+        edges = np.linspace(0.0, 1.0, calibration_bins + 1)
+        counts = np.bincount(np.searchsorted(edges[1:-1], confidence), minlength=calibration_bins)
+        counts = counts[counts > 0]
     return Report(classes, y, p, float(skm.accuracy_score(y, y_pred)), per_class, averages, confusion, normalized,
-                  roc, pr, calibration)
+                  roc, pr, calibration, counts)
 
 
 def evaluation_report(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, classes: list[str]) -> Report:
@@ -187,9 +193,12 @@ def best_threshold(y_true, scores, objective: str = "f1", recall_floor: float = 
         raise ValueError(f"objective={objective!r} is not allowed: choose f1 or recall_floor")
     if objective == "recall_floor" and not 0.0 < recall_floor <= 1.0:
         raise ValueError(f"recall_floor={recall_floor!r} is out of range: allowed is (0, 1]")
+    y = _as_numpy(y_true).astype(int)
+    if len(y) == 0 or y.max() < 1:
+        raise ValueError("best_threshold needs at least one positive label (1) in y_true: choose a threshold on a "
+                         "split that holds positives")
     # one pass gives precision and recall at every distinct score used as the threshold (ascending)
-    precision, recall, thresholds = skm.precision_recall_curve(_as_numpy(y_true).astype(int),
-                                                               _as_numpy(scores).astype(np.float64))
+    precision, recall, thresholds = skm.precision_recall_curve(y, _as_numpy(scores).astype(np.float64))
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     if objective == "f1":
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -16,7 +16,8 @@ from .history import History
 
 METRIC_LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "train_acc": "training accuracy",
                  "val_acc": "validation accuracy", "test_acc": "test accuracy", "lr": "learning rate",
-                 "grad_norm": "gradient norm"}
+                 "grad_norm": "gradient norm", "acc_clean": "accuracy, clean test set",
+                 "acc_shifted": "accuracy, shifted test sets (mean)"}
 
 
 def _axes(ax: plt.Axes | None, ncols: int = 1, size: tuple[float, float] = (4.0, 3.0)):
@@ -58,17 +59,28 @@ def plot_comparison(table: pd.DataFrame, metric: str = "val_acc", ax: plt.Axes |
 
 
 def plot_summary(table: pd.DataFrame, metric: str = "test_acc", ax: plt.Axes | None = None) -> Figure:
-    """A bar per config of ``metric`` at the end of each run, mean +/- std over seeds, seeds as dots."""
+    """``metric`` at the end of each run, per config: each seed a dot, a seed's runs joined by a thin line (the
+    pairs a paired claim compares), and the mean +/- std over seeds as a black point with error bars."""
     from .compare import final_epochs  # compare imports training; keep plots importable on its own
 
+    if metric not in table.columns:
+        raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     last = final_epochs(table)
-    fig, (ax,) = _axes(ax, size=(4.5, 3.0))
-    sns.barplot(data=last, x="config", y=metric, errorbar="sd", ax=ax, color="#9ecae1")
-    sns.stripplot(data=last, x="config", y=metric, ax=ax, color="black", size=4)
+    configs = list(pd.unique(table["config"]))
+    position = {c: i for i, c in enumerate(configs)}
+    fig, (ax,) = _axes(ax, size=(max(3.2, 1.1 * len(configs) + 1.4), 3.0))
+    for _, runs in last.groupby("seed"):
+        runs = runs.assign(x=runs["config"].map(position)).sort_values("x")
+        ax.plot(runs["x"], runs[metric], "-o", color="#9ecae1", lw=0.8, ms=4, zorder=1)
+    stats = last.groupby("config", sort=False)[metric].agg(["mean", "std"]).reindex(configs)
+    ax.errorbar(range(len(configs)), stats["mean"], yerr=stats["std"].fillna(0.0), fmt="o", color="black",
+                capsize=4, ms=6, zorder=2, label="mean ± std")
+    ax.set_xticks(range(len(configs)), configs)
+    ax.set_xlim(-0.5, len(configs) - 0.5)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
-    ax.set_xlabel("")
-    low = last[metric].min()
-    ax.set_ylim(max(0.0, low - 0.1), min(1.0, last[metric].max() + 0.05) if metric.endswith("acc") else None)
+    n_seeds = last["seed"].nunique()
+    ax.set_title(f"{n_seeds} seed{'s' if n_seeds > 1 else ''}: one line per seed", fontsize=9)
+    ax.legend(frameon=False, fontsize=8)
     fig.tight_layout()
     return fig
 

@@ -94,6 +94,19 @@ def _grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
     return nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
 
+def class_weights(config: RunConfig, y_train: torch.Tensor, num_classes: int) -> torch.Tensor | None:
+    """The cross-entropy's per-class weights: None, or for ``balanced`` n / (classes * count of the class), the
+    formula of ``sklearn.utils.class_weight.compute_class_weight`` (a test checks them against it)."""
+    if config.class_weight == "none":
+        return None
+    counts = torch.bincount(y_train.cpu(), minlength=num_classes).float()
+    if (counts == 0).any():
+        missing = (counts == 0).nonzero().flatten().tolist()
+        raise ValueError(f"class_weight='balanced' needs every class in the training split; class(es) {missing} "
+                         "have no example")
+    return len(y_train) / (num_classes * counts)
+
+
 def _divergence_message(config: RunConfig, epoch: int, step: int, value: float) -> str:
     return (f"diverged: the training loss became {value} at epoch {epoch}, step {step}. "
             f"The learning rate (lr={config.lr:g}) is probably too high for {config.optimizer}: try a value "
@@ -116,6 +129,8 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     x_val, y_val = data.x_val.to(device), data.y_val.to(device)
     augmenter = Augmenter(config.augment).to(device) if config.augment else None
     batcher = Batcher(data.x_train.to(device), data.y_train.to(device), config.batch_size, seed=config.seed)
+    weight = class_weights(config, data.y_train, data.num_classes)
+    weight = weight.to(device) if weight is not None else None
     callbacks = [*callbacks, *([ProgressBar()] if progress else [])]
     per_batch = [cb for cb in callbacks if cb.wants_batches()]
     state = TrainState(config, model, optimizer, steps_per_epoch=len(batcher))
@@ -137,7 +152,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                     xb = augmenter(xb)
                 with autocast(device):
                     logits = model(xb)
-                    loss = F.cross_entropy(logits.float(), yb, label_smoothing=config.label_smoothing)
+                    loss = F.cross_entropy(logits.float(), yb, weight=weight, label_smoothing=config.label_smoothing)
                 value = loss.item()  # the one sync per step, as in a hand-written loop that logs its loss
                 if not math.isfinite(value):
                     state.stop_training = True

@@ -6,10 +6,9 @@ from dlopt_kit.augment import LIMITS, SHIFT_NAMES, Augmenter, AugmentSpec, shift
 from dlopt_kit.compare import compare
 from dlopt_kit.config import RunConfig
 from dlopt_kit.data import sample_photo
-from dlopt_kit.gallery_panel import AugmentGallery
+from dlopt_kit.panels.augment import AugmentGallery, config_with_augment
 from dlopt_kit.robustness import plot_augmented, plot_class_grid, plot_robustness, robustness_summary, shift_accuracies
 from dlopt_kit.training import fit
-from dlopt_kit.widgets import config_with_augment
 
 EVERYTHING = AugmentSpec(rotate=30, translate=0.2, scale=0.3, hflip=0.5, vflip=0.5, brightness=0.3, contrast=0.3,
                          erase=0.5)

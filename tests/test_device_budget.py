@@ -72,3 +72,12 @@ def test_budget_defaults_env_and_bad_name(monkeypatch):
     with pytest.raises(ValueError, match="budget 'huge' is not allowed: choose one of small, medium, full"):
         get_budget("huge")
     assert "3 seeds" in BUDGETS["small"].describe()
+
+
+def test_budget_describes_the_sizes_a_lesson_trains_with():
+    from dlopt_kit.budget import BUDGETS
+
+    assert BUDGETS["small"].describe() == "small (300/class, 6 epochs, 3 seeds)"
+    few = BUDGETS["small"]
+    assert few.describe(few_shot=True) == f"small (few-shot: {few.few_shot_per_class}/class, " \
+                                          f"{few.few_shot_epochs} epochs, 3 seeds)"

@@ -121,3 +121,18 @@ def test_threshold_view_marks_the_operating_point():
     assert len(fig.axes) == 3
     marker = [line for line in fig.axes[1].lines if line.get_label() == "threshold"][0]
     assert marker.get_xydata().tolist() == [[pytest.approx(1 / 3), pytest.approx(2 / 3)]]
+
+
+def test_micro_average_equals_accuracy_and_calibration_bins_are_counted():
+    report = report_from_probs(Y_MC, P_MC, ["a", "b", "c"])
+    assert report.averages.loc["micro", "f1"] == pytest.approx(report.accuracy)
+    assert report.averages.loc["macro", "f1"] != pytest.approx(report.averages.loc["micro", "f1"])
+    # top probabilities 0.7, 0.6, 0.8, 0.5, 0.8, 0.5 fall in the uniform bins [0.5, 0.6), [0.6, 0.7), ...
+    assert report.calibration_counts.sum() == 6
+    assert len(report.calibration_counts) == len(report.calibration[0])
+    assert report.calibration_counts.tolist() == [2, 1, 1, 2]
+
+
+def test_best_threshold_needs_a_positive():
+    with pytest.raises(ValueError, match="at least one positive label"):
+        best_threshold([0, 0, 0], [0.1, 0.2, 0.3])

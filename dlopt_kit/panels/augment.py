@@ -1,4 +1,6 @@
-"""The live augmentation gallery of notebook 02: one slider per transform, pictures that follow the sliders.
+"""Lesson 02's panels: the live augmentation gallery, and the training panel's augmentation knobs.
+
+The gallery has one slider per transform, and pictures that follow the sliders.
 
 A thin view: the sliders build an ``AugmentSpec`` (their ranges are the spec's allowed ranges), and the pictures are
 ``plot_augmented`` (one image, many draws) and ``plot_class_grid`` (every class). A spec the images cannot take
@@ -14,10 +16,20 @@ import ipywidgets as W
 import torch
 from matplotlib.figure import Figure
 
-from .augment import LIMITS, AugmentSpec
-from .data import Splits
-from .plots import figure_png
-from .robustness import plot_augmented, plot_class_grid
+from ..augment import LIMITS, AugmentSpec
+from ..config import RunConfig
+from ..data import Splits
+from ..plots import figure_png
+from ..robustness import plot_augmented, plot_class_grid
+from .training import config_from_values, control_grid
+
+
+def config_with_augment(base: RunConfig, values: dict[str, Any]) -> RunConfig:
+    """Like ``config_from_values``, and controls named after a transform (``rotate``, ``hflip``, ...) set the
+    run's ``AugmentSpec`` (notebook 02's training panel)."""
+    strengths = {k: v for k, v in values.items() if k in LIMITS}
+    config = config_from_values(base, {k: v for k, v in values.items() if k not in LIMITS})
+    return config.replace(augment=AugmentSpec.from_dict(strengths)) if strengths else config
 
 
 class AugmentGallery:
@@ -28,7 +40,8 @@ class AugmentGallery:
         self.image = image if image is not None else data.x_train[0]
         start = spec or AugmentSpec()
         self.sliders = {name: W.FloatSlider(value=getattr(start, name), min=0.0, max=high, step=high / 36,
-                                            description=name, readout_format=".2f", continuous_update=False)
+                                            description=name, readout_format=".2f", continuous_update=False,
+                                            style={"description_width": "initial"})
                         for name, (high, _unit) in LIMITS.items()}
         self.seed = 0
         self.resample_button = W.Button(description="New draws", icon="refresh")
@@ -38,8 +51,7 @@ class AugmentGallery:
         for slider in self.sliders.values():
             slider.observe(lambda change: self.update(), names="value")
         self.resample_button.on_click(self.resample)
-        self.widget = W.VBox([W.GridBox(list(self.sliders.values()),
-                                        layout=W.Layout(grid_template_columns="repeat(3, 300px)")),
+        self.widget = W.VBox([control_grid(list(self.sliders.values()), min_width="280px"),
                               W.HBox([self.resample_button, self.status]), self.single, self.grid])
         self.update()
 

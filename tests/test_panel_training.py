@@ -5,7 +5,7 @@ import pytest
 
 from dlopt_kit.config import RunConfig
 from dlopt_kit.data import load_splits
-from dlopt_kit.widgets import Control, TrainingPanel, build_control, default_spec
+from dlopt_kit.panels.training import Control, TrainingPanel, build_control, default_spec
 
 BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
 
@@ -96,9 +96,28 @@ def test_panel_renders_as_a_widget(panel):
 
 
 def test_dataset_loader_loads_each_dataset_once_at_the_budget_size():
-    from dlopt_kit.widgets import dataset_loader
+    from dlopt_kit.panels.training import dataset_loader
 
     load = dataset_loader(20, 5)
     first = load({"dataset": "digits"})
     assert len(first.y_train) == 200 and load({"dataset": "digits"}) is first
     assert load({}).name == "fashion_mnist"
+
+
+def test_results_table_shows_validation_metrics_of_the_best_epoch_only(panel):
+    result = panel.run(epochs=3)
+    row = panel.results_frame().iloc[0]
+    best = result.history[result.best_epoch - 1]
+    assert row["val_acc"] == best["val_acc"] and row["val_loss"] == best["val_loss"]
+    assert not any("test" in column for column in panel.results_frame().columns)
+    assert "best epoch" in panel.status.value and "test" not in panel.status.value
+
+
+def test_controls_fill_grid_columns_wide_enough_for_label_and_box(panel):
+    from dlopt_kit.panels.training import CONTROL_MIN_WIDTH
+
+    grid = panel.widget.children[1]
+    assert f"minmax({CONTROL_MIN_WIDTH}, 1fr)" in grid.layout.grid_template_columns
+    assert "auto-fill" in grid.layout.grid_template_columns  # columns wrap instead of overflowing
+    for control in panel.controls.values():
+        assert control.layout.width == "100%" and control.style.description_width == "initial"

@@ -1,5 +1,5 @@
-"""The panel pattern every lesson reuses: controls from a spec, Run and Stop, a live plot, a progress bar and a
-results table that keeps every run.
+"""The training panel every lesson reuses: controls from a spec, Run and Stop, a live plot, a progress bar and a
+results table that keeps every run (validation metrics only: the test split is for the experiment cell).
 
 Training runs in a background thread so the kernel stays responsive and Stop works. The panel is a thin view:
 ``values()`` reads the controls, ``make_config`` turns them into a validated ``RunConfig``, ``fit`` trains.
@@ -20,11 +20,11 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .callbacks import LambdaCallback, StopOnEvent
-from .config import RunConfig
-from .data import Splits
-from .plots import figure_png, plot_history
-from .training import FitResult, evaluate, fit
+from ..callbacks import LambdaCallback, StopOnEvent
+from ..config import RunConfig
+from ..data import Splits
+from ..plots import figure_png, plot_history
+from ..training import FitResult, fit
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,20 @@ class Control:
     label: str = ""
 
 
+# Controls sit in a grid whose columns are at least CONTROL_MIN_WIDTH wide and share the rest of the row; each
+# control fills its cell (width 100%) and its label takes the width it needs, so no label runs into its neighbour.
+CONTROL_MIN_WIDTH = "220px"
+
+
+def control_grid(widgets: Sequence[W.Widget], min_width: str = CONTROL_MIN_WIDTH) -> W.GridBox:
+    """Lay ``widgets`` out in as many columns of at least ``min_width`` as the notebook's width allows."""
+    for widget in widgets:
+        widget.layout.width = "100%"
+        widget.layout.min_width = "0"
+    return W.GridBox(list(widgets), layout=W.Layout(
+        grid_template_columns=f"repeat(auto-fill, minmax({min_width}, 1fr))", grid_gap="4px 16px", width="100%"))
+
+
 def build_control(control: Control) -> W.Widget:
     """A widget for ``control``. Number boxes are unbounded on purpose: the config names what is allowed."""
     description = control.label or control.name
@@ -50,7 +64,7 @@ def build_control(control: Control) -> W.Widget:
     if control.kind == "float":
         return W.FloatText(value=control.default, description=description, style=style)
     if control.kind == "bool":
-        return W.Checkbox(value=control.default, description=description, indent=False)
+        return W.Checkbox(value=control.default, description=description, indent=False, style=style)
     raise ValueError(f"control kind {control.kind!r} for {control.name!r} is not allowed: "
                      "choose choice, int, float or bool")
 
@@ -71,24 +85,27 @@ def config_from_values(base: RunConfig, values: dict[str, Any]) -> RunConfig:
     return base.replace(**{k: v for k, v in values.items() if k in fields})
 
 
-def config_with_augment(base: RunConfig, values: dict[str, Any]) -> RunConfig:
-    """Like ``config_from_values``, and controls named after a transform (``rotate``, ``hflip``, ...) set the
-    run's ``AugmentSpec`` (notebook 02's panel)."""
-    from .augment import LIMITS, AugmentSpec
-
-    strengths = {k: v for k, v in values.items() if k in LIMITS}
-    config = config_from_values(base, {k: v for k, v in values.items() if k not in LIMITS})
-    return config.replace(augment=AugmentSpec.from_dict(strengths)) if strengths else config
+def best_epoch_metrics(result: FitResult, data: Splits, values: dict[str, Any]) -> dict[str, Any]:
+    """The default columns of a panel's results table: the validation loss and accuracy of the best epoch."""
+    best = next((r for r in result.history if r["epoch"] == result.best_epoch), None)
+    return {"val_loss": best["val_loss"] if best else None, "val_acc": best["val_acc"] if best else None}
 
 
 class TrainingPanel:
-    """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one."""
+    """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one.
+
+    ``row_metrics(result, data, values)`` gives the columns each finished run adds to the results table (default:
+    the best epoch's validation loss and accuracy). A panel reads validation data only: the test split is kept for
+    the experiment cell that checks the lesson's claim.
+    """
 
     def __init__(self, data: Splits | Callable[[dict], Splits], base: RunConfig | None = None,
                  spec: Sequence[Control] | None = None,
                  make_config: Callable[[RunConfig, dict], RunConfig] = config_from_values,
-                 fit_fn: Callable[..., FitResult] = fit, title: str = "Train a model") -> None:
+                 fit_fn: Callable[..., FitResult] = fit, title: str = "Train a model",
+                 row_metrics: Callable[[FitResult, Splits, dict], dict[str, Any]] = best_epoch_metrics) -> None:
         self.base = base or RunConfig()
+        self.row_metrics = row_metrics
         self.spec = list(spec) if spec is not None else default_spec(self.base)
         self.data_fn = data if callable(data) else (lambda values: data)
         self.make_config, self.fit_fn = make_config, fit_fn
@@ -106,7 +123,7 @@ class TrainingPanel:
         self._thread: threading.Thread | None = None
         self.run_button.on_click(self.on_run)
         self.stop_button.on_click(self.on_stop)
-        knobs = W.GridBox(list(self.controls.values()), layout=W.Layout(grid_template_columns="repeat(3, 240px)"))
+        knobs = control_grid(list(self.controls.values()))
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), knobs,
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status,
                               self.plot, self.table])
@@ -184,21 +201,21 @@ class TrainingPanel:
         try:
             result = self.fit_fn(config, data, progress=False,
                                  callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch, on_step, every=5)])
-            test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
+            metrics = self.row_metrics(result, data, values)
         except Exception as exc:  # noqa: BLE001 - shown in the panel; earlier results stay
             self.error = f"{type(exc).__name__}: {exc}"
             self._say(f"Run failed: {html.escape(self.error)}", "crimson")
         else:
             self.results.append(result)
-            last = result.history[-1] if result.history else {}
             self.rows.append({"run": len(self.results), **values, "epochs run": len(result.history),
-                              "best epoch": result.best_epoch, "val_acc": last.get("val_acc"),
-                              "test_acc": test_acc, "seconds": round(time.perf_counter() - started, 1),
+                              "best epoch": result.best_epoch, **metrics,
+                              "seconds": round(time.perf_counter() - started, 1),
                               "ended": result.stop_reason.split(":")[0]})
             self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
             colour = "crimson" if result.stop_reason.startswith("diverged") else "green"
-            self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; test accuracy of the best "
-                      f"weights {test_acc:.3f}.", colour)
+            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+            self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; best epoch "
+                      f"{result.best_epoch} (by validation loss){': ' + shown if shown else ''}.", colour)
         finally:
             self.progress.value = self.progress.max
             self.progress.description = "idle"
@@ -220,7 +237,7 @@ def dataset_loader(budget_train: int | None, budget_eval: int | None) -> Callabl
     """A panel data function: the dataset named by the ``dataset`` control, at the budget's size, loaded once."""
     from functools import lru_cache
 
-    from .data import load_splits
+    from ..data import load_splits
 
     @lru_cache(maxsize=4)
     def load(name: str) -> Splits:

@@ -1,0 +1,127 @@
+"""A lesson's claim, checked the way the course's rigor rules ask: paired over seeds, with a margin.
+
+Every experiment cell ends with ``assert_gain`` or ``assert_peak_inside`` (``compare`` tables) or ``check_paired``
+(any two per-seed measurements, e.g. recall at two thresholds of the same runs). A claim holds when the mean gain
+reaches the margin **and** the gain is positive in every seed; the printout shows the per-seed gains, the mean and
+a 95 % t-interval over seeds, and a failure says which condition failed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .compare import final_epochs, summarize
+
+
+@dataclass(frozen=True)
+class PairedGain:
+    """Per-seed gains of one arm over another, their mean and a 95 % t-interval over seeds."""
+
+    name: str
+    seeds: tuple[int, ...]
+    better: tuple[float, ...]
+    over: tuple[float, ...]
+
+    @property
+    def gains(self) -> np.ndarray:
+        return np.asarray(self.better) - np.asarray(self.over)
+
+    @property
+    def mean(self) -> float:
+        return float(self.gains.mean())
+
+    def interval(self, level: float = 0.95) -> tuple[float, float]:
+        """The t-interval of the mean gain over seeds (NaN with one seed, or with identical gains)."""
+        n = len(self.gains)
+        if n < 2:
+            return (math.nan, math.nan)
+        half = stats.t.ppf(0.5 + level / 2, n - 1) * self.gains.std(ddof=1) / math.sqrt(n)
+        return (self.mean - half, self.mean + half)
+
+    def line(self, margin: float) -> str:
+        low, high = self.interval()
+        per_seed = ", ".join(f"{s}: {g:+.3f}" for s, g in zip(self.seeds, self.gains, strict=True))
+        return (f"{self.name}: gain {self.mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}) over {len(self.seeds)} "
+                f"seeds [{per_seed}]; claimed at least {margin:+.3f} in the mean and > 0 in every seed")
+
+
+def check_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
+                 margin: float = 0.0, name: str = "gain") -> PairedGain:
+    """Check that ``better`` beats ``over`` seed by seed: mean gain >= ``margin`` and every seed's gain > 0.
+
+    ``better`` and ``over`` map seed -> value (a dict or a Series indexed by seed) and must hold the same seeds,
+    at least two. Prints one line; raises AssertionError saying which condition failed. Used by every notebook.
+    """
+    better, over = pd.Series(better, dtype=float), pd.Series(over, dtype=float)
+    if set(better.index) != set(over.index):
+        raise ValueError(f"a paired claim needs the same seeds in both arms; got {sorted(better.index)} and "
+                         f"{sorted(over.index)}")
+    if len(better) < 2:
+        raise ValueError(f"a paired claim needs at least 2 seeds, got {len(better)}: one seed cannot tell an "
+                         "effect from the seed's own noise")
+    if better.isna().any() or over.isna().any():
+        raise ValueError(f"{name}: a run has no value (NaN) for the claim's metric: {dict(better)} vs {dict(over)}")
+    seeds = tuple(sorted(better.index))
+    result = PairedGain(name, seeds, tuple(better[list(seeds)]), tuple(over[list(seeds)]))
+    line = result.line(margin)
+    print(line)
+    failed = []
+    if not result.mean >= margin:
+        failed.append(f"the mean gain {result.mean:+.3f} is below the margin {margin:+.3f}")
+    reversed_seeds = [s for s, g in zip(seeds, result.gains, strict=True) if not g > 0]
+    if reversed_seeds:
+        failed.append(f"the gain is not positive in seed(s) {', '.join(map(str, reversed_seeds))}")
+    if failed:
+        raise AssertionError(f"the lesson's claim does not hold: {' and '.join(failed)}. {line}")
+    return result
+
+
+def per_seed(table: pd.DataFrame, config: str, metric: str) -> pd.Series:
+    """``metric`` of every run of ``config`` (its last recorded epoch), indexed by seed."""
+    if metric not in table.columns:
+        raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
+    runs = final_epochs(table)
+    configs = list(pd.unique(table["config"]))
+    if config not in configs:
+        raise ValueError(f"config {config!r} is not in the table: it has {', '.join(map(str, configs))}")
+    chosen = runs[runs["config"] == config]
+    if chosen["seed"].duplicated().any():
+        raise ValueError(f"config {config!r} has more than one run per seed: pair runs by distinct seeds")
+    return chosen.set_index("seed")[metric]
+
+
+def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
+                margin: float = 0.0) -> PairedGain:
+    """Check a lesson's claim on a ``compare`` table: config ``better`` beats ``over`` on ``metric`` by at least
+    ``margin`` in the mean over seeds, and in every seed. See ``check_paired``."""
+    return check_paired(per_seed(table, better, metric), per_seed(table, over, metric), margin,
+                        name=f"{metric}, {better} over {over}")
+
+
+def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5) -> str:
+    """Check that ``metric``, read in the order the configs were given, rises then falls: the mean over seeds
+    peaks at neither end, and so does each seed's own curve in more than ``majority`` of the seeds.
+    Prints the mean curve and each seed's peak; returns the config at the mean's peak."""
+    curve = summarize(table, metric)
+    configs = curve["config"].tolist()
+    points = ", ".join(f"{c} {m:.3f}" for c, m in zip(configs, curve["mean"], strict=True))
+    peak = int(curve["mean"].to_numpy().argmax())
+    runs = final_epochs(table).pivot(index="seed", columns="config", values=metric)[configs]
+    seed_peaks = {int(s): configs[int(np.argmax(row.to_numpy()))] for s, row in runs.iterrows()}
+    inside = [s for s, c in seed_peaks.items() if c not in (configs[0], configs[-1])]
+    print(f"{metric} by config (mean over seeds): {points}; peak at {configs[peak]}. Peak per seed: "
+          + ", ".join(f"{s}: {c}" for s, c in seed_peaks.items()))
+    failed = []
+    if not 0 < peak < len(configs) - 1:
+        failed.append(f"the mean peaks at an end of the sweep ({configs[peak]})")
+    if not len(inside) > majority * len(seed_peaks):
+        failed.append(f"only {len(inside)} of {len(seed_peaks)} seeds peak inside the sweep")
+    if failed:
+        raise AssertionError(f"the lesson's claim does not hold: {' and '.join(failed)} ({points})")
+    return configs[peak]
