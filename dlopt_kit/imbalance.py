@@ -77,3 +77,25 @@ def recall_interval(found: int, positives: int, level: float = 0.95) -> tuple[fl
         raise ValueError(f"found={found!r}, positives={positives!r}: need 0 <= found <= positives and positives >= 1")
     ci = stats.binomtest(found, positives).proportion_ci(confidence_level=level, method="exact")
     return float(ci.low), float(ci.high)
+
+
+def at_prevalence(y_true, scores, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The same labelled scores resampled so that positives make up ``share`` of them: keep every positive and
+    subsample the negatives, or the reverse when there are too few negatives. Notebook 07 uses it to show that ROC
+    AUC barely moves with the share of positives while average precision falls with it."""
+    y, s = np.asarray(y_true).astype(int), np.asarray(scores, dtype=np.float64)
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share={share!r} is out of range: allowed is (0, 1)")
+    if len(y) != len(s):
+        raise ValueError(f"y_true has {len(y)} labels but scores has {len(s)}: they must match")
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("at_prevalence needs both positive (1) and negative (0) labels")
+    rng = np.random.default_rng(seed)
+    n_neg = round(len(pos) * (1 - share) / share)
+    if n_neg <= len(neg):
+        neg = rng.choice(neg, n_neg, replace=False)
+    else:
+        pos = rng.choice(pos, max(1, round(len(neg) * share / (1 - share))), replace=False)
+    keep = np.sort(np.concatenate([pos, neg]))
+    return y[keep], s[keep]

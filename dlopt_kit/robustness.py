@@ -109,3 +109,19 @@ def _show_grid(grid: torch.Tensor, grey: bool, ax: plt.Axes | None, title: str) 
     fig.tight_layout(pad=0.2)
     return fig
 
+
+
+def plot_shifted_sets(x: torch.Tensor, shifts: Sequence[str] = SHIFT_NAMES, n: int = 8,
+                      ax: plt.Axes | None = None) -> Figure:
+    """The first ``n`` test images as each shifted test set holds them: one row per set, ``clean`` first."""
+    from torchvision.utils import make_grid
+
+    if x.ndim != 4:
+        raise ValueError(f"plot_shifted_sets needs images (N, C, H, W); got shape {tuple(x.shape)}")
+    rows = torch.cat([shifted(x.cpu(), s)[:n] for s in shifts])  # the very images of each set, not a redraw
+    grey = x.shape[1] == 1
+    grid = make_grid(rows, nrow=n, padding=2, pad_value=0.0 if grey else 1.0)
+    fig = _show_grid(grid, grey, ax, "the test sets, one row each")
+    height = x.shape[2] + 2
+    fig.axes[0].set_yticks([height * r + height / 2 for r in range(len(shifts))], list(shifts), fontsize=7)
+    return fig

@@ -132,3 +132,19 @@ def test_gallery_follows_its_sliders(tiny):
     assert bytes(gallery.single.value) == shown
     with pytest.raises(ValueError, match="unknown augmentation.*spin"):
         gallery.set_values(spin=1.0)
+
+
+def test_plot_shifted_sets_shows_the_very_images_of_each_set(tiny):
+    from dlopt_kit.robustness import plot_shifted_sets
+
+    fig = plot_shifted_sets(tiny.x_test, shifts=("clean", "rotated"), n=4)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["clean", "rotated"]
+    shown = torch.from_numpy(ax.images[0].get_array()[:, :, ...].copy())
+    assert shown.shape[0] == 2 * 30 + 2 and shown.shape[1] == 4 * 30 + 2
+    # the second row holds the first rotated test images exactly as the rotated test set holds them
+    row = shown[32:60, 2:30]
+    expected = shifted(tiny.x_test, "rotated")[0, 0]
+    assert torch.allclose(row.float(), expected, atol=1e-6)
+    with pytest.raises(ValueError, match="needs images"):
+        plot_shifted_sets(tiny.x_test.flatten(1))

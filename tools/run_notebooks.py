@@ -1,21 +1,26 @@
-"""Execute notebooks in place with the dlopt-kit kernel and store their outputs without execution noise.
+"""Execute notebooks with the dlopt-kit kernel and store their outputs without execution noise.
 
     .venv/bin/python tools/run_notebooks.py notebooks/00_start_here.ipynb [...]
+    .venv/bin/python tools/run_notebooks.py --budget medium --out /tmp/medium notebooks/*.ipynb
 
-Run it after editing a notebook, on a CPU with the small budget (the stored outputs are a CPU run's).
+Run it after editing a notebook, on a CPU with the small budget (the stored outputs are a CPU run's): it rewrites
+the notebook in place. With ``--out DIR`` the executed copies go to DIR instead (to check a lesson's claims at
+another budget without touching the stored outputs); every run prints its time and the lines its claims printed.
 Execution counts are renumbered 1..N; timing metadata and widget state are dropped.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
-import sys
 import time
+from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 KERNEL = "dlopt-kit"
+CLAIM_MARKERS = ("claimed at least", "peak at")
 
 
 def clean(nb: nbformat.NotebookNode) -> None:
@@ -36,17 +41,37 @@ def clean(nb: nbformat.NotebookNode) -> None:
                     data.pop("application/vnd.jupyter.widget-view+json")
 
 
-def run(path: str) -> None:
+def claim_lines(nb: nbformat.NotebookNode) -> list[str]:
+    """The lines the notebook's claim checks printed."""
+    lines = []
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream":
+                lines += [ln for ln in output["text"].splitlines() if any(m in ln for m in CLAIM_MARKERS)]
+    return lines
+
+
+def run(path: Path, out: Path | None) -> None:
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
-    os.environ.setdefault("DLOPT_BUDGET", "small")
-    resources = {"metadata": {"path": os.path.dirname(path)}}
-    NotebookClient(nb, timeout=600, kernel_name=KERNEL, resources=resources).execute()
+    resources = {"metadata": {"path": str(path.parent)}}
+    NotebookClient(nb, timeout=1800, kernel_name=KERNEL, resources=resources).execute()
     clean(nb)
-    nbformat.write(nb, path)
-    print(f"{path}: executed in {time.perf_counter() - started:.1f}s")
+    target = (out / path.name) if out else path
+    nbformat.write(nb, target)
+    print(f"{path} ({os.environ['DLOPT_BUDGET']} budget): executed in {time.perf_counter() - started:.1f}s -> {target}")
+    for line in claim_lines(nb):
+        print(f"  {line}")
 
 
 if __name__ == "__main__":
-    for notebook in sys.argv[1:]:
-        run(notebook)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("notebooks", nargs="+", type=Path)
+    parser.add_argument("--budget", default="small", choices=("small", "medium", "full"))
+    parser.add_argument("--out", type=Path, help="write executed copies here instead of in place")
+    args = parser.parse_args()
+    os.environ["DLOPT_BUDGET"] = args.budget
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+    for notebook in args.notebooks:
+        run(notebook, args.out)
