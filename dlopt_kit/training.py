@@ -70,16 +70,21 @@ def _eval_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> Iterator
         model.train(was_training)
 
 
-def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode."""
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1024,
+             weight: torch.Tensor | None = None) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode. With per-class ``weight`` the loss is
+    the weighted mean, as ``F.cross_entropy(weight=...)`` computes it (``fit`` selects a class-weighted run's best
+    epoch on the loss it trains on)."""
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty split")
-    loss_sum, correct = 0.0, 0
+    loss_sum, weight_sum, correct = 0.0, 0.0, 0
     for rows, logits in _eval_logits(model, x, batch_size):
         yb = y[rows].to(logits.device)
-        loss_sum += F.cross_entropy(logits, yb, reduction="sum").item()
+        w = weight.to(logits.device) if weight is not None else None
+        loss_sum += F.cross_entropy(logits, yb, weight=w, reduction="sum").item()
+        weight_sum += float(w[yb].sum()) if w is not None else len(yb)
         correct += int((logits.argmax(1) == yb).sum())
-    return loss_sum / len(x), correct / len(x)
+    return loss_sum / weight_sum, correct / len(x)
 
 
 def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
@@ -175,7 +180,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                     break
             if steps == 0:
                 break  # diverged on the epoch's first step: nothing new to record
-            val_loss, val_acc = evaluate(model, x_val, y_val)
+            val_loss, val_acc = evaluate(model, x_val, y_val, weight=weight)
             record = {"epoch": epoch, "train_loss": loss_sum / seen,
                       "train_acc": (torch.cat(preds) == torch.cat(targets)).float().mean().item(),
                       "val_loss": val_loss, "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"],

@@ -90,3 +90,19 @@ def test_imbalance_panel_runs_and_shows_validation_metrics_only(small):
     panel.run(share=1.5)  # not a share: refused with the rule, the first row stays
     assert "share=1.5 is out of range: allowed is (0, 1)" in panel.status.value
     assert len(panel.results_frame()) == 1
+
+
+def test_a_class_weighted_run_selects_its_best_epoch_on_the_weighted_loss(task):
+    import torch.nn.functional as F
+
+    from dlopt_kit.training import evaluate
+
+    result = fit(BASE.replace(class_weight="balanced", epochs=3), task, progress=False, restore_best=False)
+    weight = class_weights(result.config, task.y_train, 2)
+    with torch.no_grad():
+        result.model.eval()
+        expected = F.cross_entropy(result.model(task.x_val), task.y_val, weight=weight).item()
+    assert evaluate(result.model, task.x_val, task.y_val, weight=weight)[0] == pytest.approx(expected, rel=1e-5)
+    assert result.history[-1]["val_loss"] == pytest.approx(expected, rel=1e-5)  # the history records that loss
+    losses = result.history[:, "val_loss"]
+    assert result.best_epoch == 1 + losses.index(min(losses))

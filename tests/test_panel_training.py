@@ -16,7 +16,9 @@ def panel(tiny):
 
 
 def test_run_with_set_values_adds_a_row(panel):
+    assert panel.plot.layout.display == "none"  # no empty image before the first epoch
     result = panel.run(lr=0.01, epochs=3)
+    assert panel.plot.layout.display is None
     assert result is not None and result.config.lr == 0.01 and len(result.history) == 3
     rows = panel.results_frame()
     assert len(rows) == 1 and rows.loc[0, "lr"] == 0.01 and rows.loc[0, "ended"] == "completed"

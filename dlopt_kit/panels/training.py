@@ -114,7 +114,8 @@ class TrainingPanel:
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
         self.status = W.HTML()
-        self.plot = W.Image(format="png", layout=W.Layout(max_width="640px"))
+        # hidden until the first epoch has drawn it: an empty image shows as a broken-image icon
+        self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.table = W.HTML()
         self.results: list[FitResult] = []
         self.rows: list[dict[str, Any]] = []
@@ -194,6 +195,7 @@ class TrainingPanel:
         def on_epoch(history: Any, **_: Any) -> None:
             fig = Figure(figsize=(8, 3))  # not pyplot: this runs outside the main thread
             self.plot.value = figure_png(plot_history(history, axes=fig.subplots(1, 2)))
+            self.plot.layout.display = None
 
         def on_step(state: Any, **_: Any) -> None:
             self.progress.value = min(state.step, self.progress.max)
