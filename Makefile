@@ -4,19 +4,26 @@ PY := .venv/bin/python
 PORT ?= 8888
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup lab test unit notebooks lint doctor bench clean
+.PHONY: setup browser-setup lab test unit notebooks browser-test lint doctor bench clean
 
 setup:
 	@bin/setup
 
+browser-setup: setup
+	@bin/setup-browser
+
 lab: setup
 	@PORT=$(PORT) bin/lab
 
-test: setup lint
+# unit tests, the browser tests (tests/browser) and every notebook under nbval, in one run
+test: setup browser-setup lint
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
 
 unit: setup
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q tests --ignore=tests/browser
+
+browser-test: browser-setup
+	$(PY) -m pytest -q -s tests/browser
 
 notebooks: setup
 	$(PY) -m pytest -q notebooks $(NBVAL)
@@ -33,4 +40,4 @@ bench: setup
 	$(PY) -m dlopt_kit.bench augment
 
 clean:
-	rm -rf .venv datasets/cache datasets/raw
+	rm -rf .venv datasets/cache datasets/raw build

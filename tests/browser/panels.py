@@ -1,0 +1,47 @@
+"""The notebook the browser test opens: every panel of the kit on tiny data, one cell each.
+
+Each panel's widget gets the CSS class ``dlopt-panel-<name>`` so the test finds it in the page. A new lesson's panel
+joins ``PANELS`` in the change that adds the lesson.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+SETUP = """from dlopt_kit import RunConfig, load_splits
+from dlopt_kit.augment import AugmentSpec
+from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, config_with_augment,
+                              dataset_loader, default_spec, imbalance_panel)
+
+tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
+base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
+
+# name -> (kind, code that builds it as `panel`); kind "training" gets Run/Stop/bad-value checks, "view" a slider one
+PANELS: dict[str, tuple[str, str]] = {
+    "lesson00-training": ("training", """datasets = ("fashion_mnist", "digits", "breast_cancer", "moons")
+panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base, datasets), title="Lesson 00")"""),
+    "lesson02-training": ("training", """knobs = [Control("model", "choice", "mlp", ("mlp", "cnn")),
+         Control("rotate", "float", 10.0), Control("translate", "float", 0.1), Control("scale", "float", 0.0),
+         Control("hflip", "float", 0.0),
+         Control("brightness", "float", 0.0), Control("erase", "float", 0.0), Control("epochs", "int", 2),
+         Control("batch_size", "int", 32, label="batch size")]
+panel = TrainingPanel(tiny, base=base, spec=knobs, make_config=config_with_augment, title="Lesson 02")"""),
+    "lesson02-gallery": ("view", """panel = AugmentGallery(tiny, spec=AugmentSpec(rotate=30))"""),
+    "lesson07-imbalance": ("training", """data = load_splits("fashion_mnist", 100, 30)
+panel = imbalance_panel(data, "Shirt", base, share=0.1)"""),
+    "lesson07-threshold": ("view", """y = [0, 0, 1, 1, 1, 0, 1, 0]
+panel = ThresholdPanel(y, [0.1, 0.6, 0.8, 0.4, 0.9, 0.3, 0.7, 0.2], ("benign", "malignant"))"""),
+}
+
+
+def write_notebook(path: Path) -> Path:
+    cells = [nbformat.v4.new_code_cell(SETUP)]
+    for name, (_kind, build) in PANELS.items():
+        cells.append(nbformat.v4.new_code_cell(f"{build}\npanel.widget.add_class('dlopt-panel-{name}')\npanel"))
+    nb = nbformat.v4.new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "dlopt-kit", "display_name": "Python (dlopt-kit)", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path

@@ -1,0 +1,125 @@
+"""Every panel of the kit, clicked in JupyterLab in headless Chromium the way a learner meets it.
+
+For every panel: it rendered (no "Error displaying widget", no error output) and no two controls or labels overlap
+and no label is cut off. Training panels: Run starts a run (Run disabled, progress moving), the live plot changes,
+the run ends with a row and a status line; a long run is stopped by Stop within 2 s and keeps its row; a bad value
+typed into a box shows the readable message and keeps every earlier row. View panels (gallery, threshold): moving a
+slider changes the picture. Screenshots of each panel go to build/browser/screenshots/.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from .conftest import SHOTS
+from .panels import PANELS
+
+# (label, bad value, what the message says): the first of these a panel has is typed in
+BAD_VALUES = (("batch size", "0", "batch_size=0 is out of range"), ("lr", "-1", "lr=-1.0 is out of range"),
+              ("epochs", "0", "epochs=0 is out of range"))
+
+OVERLAPS = """root => {
+  const boxes = [...root.querySelectorAll('.widget-gridbox > .widget-inline-hbox, .widget-hbox > .widget-inline-hbox,'
+                                          + '.widget-hbox > button, .widget-gridbox > .widget-slider')];
+  const rect = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const hit = (a, b) => a[0] < b[2] - 1 && b[0] < a[2] - 1 && a[1] < b[3] - 1 && b[1] < a[3] - 1;
+  const problems = [];
+  const items = boxes.map(e => ({name: (e.querySelector('label') || e).textContent.trim(), box: rect(e),
+                                 label: e.querySelector('label'), input: e.querySelector('select, input')}));
+  items.forEach((a, i) => {
+    if (a.label && a.label.scrollWidth > a.label.clientWidth + 1) problems.push(`label "${a.name}" is cut off`);
+    if (a.label && a.input && hit(rect(a.label), rect(a.input))) problems.push(`label "${a.name}" overlaps its box`);
+    items.slice(i + 1).forEach(b => { if (hit(a.box, b.box)) problems.push(`"${a.name}" overlaps "${b.name}"`); });
+  });
+  return problems;
+}"""
+
+
+def panel_locator(page, name):
+    panel = page.locator(f".dlopt-panel-{name}")
+    panel.wait_for(timeout=120_000)
+    panel.scroll_into_view_if_needed()
+    return panel
+
+
+def shot(panel, name: str, step: str) -> str:
+    path = SHOTS / f"{name}-{step}.png"
+    panel.screenshot(path=str(path))
+    return str(path)
+
+
+def box(panel, label: str):
+    return panel.locator(".widget-inline-hbox", has=panel.page.locator(f"label:text-is('{label}')")).locator("input")
+
+
+def image_src(panel) -> str:
+    return panel.locator("img").first.get_attribute("src") or ""
+
+
+@pytest.mark.parametrize("name", list(PANELS))
+def test_panel_renders_without_error_or_overlap(page, name):
+    panel = panel_locator(page, name)
+    where = shot(panel, name, "rendered")
+    cell = page.locator(".jp-Cell", has=panel)
+    assert cell.get_by_text("Error displaying widget").count() == 0, f"{name}: widget error; see {where}"
+    assert cell.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, f"{name}: error; {where}"
+    problems = panel.evaluate(OVERLAPS)
+    assert not problems, f"{name}: controls overlap or are cut off ({'; '.join(problems)}); see {where}"
+
+
+@pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "training"])
+def test_training_panel_run_stop_and_bad_value(page, name):
+    panel = panel_locator(page, name)
+    run, stop = panel.locator("button", has_text="Run"), panel.locator("button", has_text="Stop")
+    rows = panel.locator("table tbody tr")
+
+    # Run: the button is disabled while training, the progress moves, the plot changes, a row and a status appear
+    run.click()
+    panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
+    panel.locator("img[src]").first.wait_for(timeout=120_000)
+    first_picture = image_src(panel)
+    rows.first.wait_for(timeout=120_000)
+    where = shot(panel, name, "after-run")
+    assert rows.count() == 1, f"{name}: one run should give one row; see {where}"
+    assert "Run 1: completed" in panel.inner_text(), f"{name}: no status line for the run; see {where}"
+    assert run.is_enabled() and first_picture, f"{name}: Run not enabled again or no plot; see {where}"
+
+    # Stop: a long run ends within 2 s of the click, says so, and keeps its row
+    box(panel, "epochs").fill("500")
+    box(panel, "epochs").press("Enter")
+    run.click()
+    panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
+    page.wait_for_function("([el, before]) => (el.getAttribute('src') || '') !== before",
+                           arg=[panel.locator("img").first.element_handle(), first_picture], timeout=60_000)
+    clicked = time.perf_counter()
+    stop.click()
+    panel.get_by_text("stopped by the user").first.wait_for(timeout=10_000)
+    took = time.perf_counter() - clicked
+    where = shot(panel, name, "after-stop")
+    assert took <= 2.0, f"{name}: Stop took {took:.1f}s (allowed 2 s); see {where}"
+    page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 2", arg=panel.element_handle())
+    assert "stopped by the user" in panel.locator("table").inner_text(), f"{name}: stopped row missing; {where}"
+
+    # A bad value: the readable message, no run, every earlier row kept
+    label, value, message = next(b for b in BAD_VALUES if box(panel, b[0]).count())
+    box(panel, label).fill(value)
+    box(panel, label).press("Enter")
+    run.click()
+    panel.get_by_text(message).first.wait_for(timeout=10_000)
+    where = shot(panel, name, "bad-value")
+    assert rows.count() == 2 and run.is_enabled(), f"{name}: a bad value lost rows or started a run; see {where}"
+
+
+@pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "view"])
+def test_view_panel_slider_changes_the_picture(page, name):
+    panel = panel_locator(page, name)
+    before = image_src(panel)
+    handle = panel.locator(".widget-slider .noUi-handle, .widget-slider .slider-handle").first
+    handle.focus()
+    for _ in range(5):
+        handle.press("ArrowRight")
+    page.wait_for_function("([el, before]) => (el.getAttribute('src') || '') !== before",
+                           arg=[panel.locator("img").first.element_handle(), before], timeout=30_000)
+    shot(panel, name, "after-slider")
