@@ -22,7 +22,7 @@ class Budget:
     epochs: int                   # default passes over the training set
     seeds: tuple[int, ...]        # seeds every comparison is repeated over
     few_shot_per_class: int = 60  # training images per class for lessons that need a model to overfit (02)
-    few_shot_epochs: int = 15     # epochs for those lessons (augmented data needs longer to fit)
+    few_shot_epochs: int = 30     # epochs for those lessons (augmented data needs longer to fit)
     few_shot_eval_per_class: int | None = 100  # test images per class for those lessons
 
     def describe(self, few_shot: bool = False) -> str:
@@ -36,11 +36,11 @@ class Budget:
 
 BUDGETS: dict[str, Budget] = {
     "small": Budget("small", train_per_class=300, eval_per_class=200, epochs=6, seeds=(0, 1, 2),
-                    few_shot_per_class=60, few_shot_epochs=15, few_shot_eval_per_class=100),
+                    few_shot_per_class=60, few_shot_epochs=30, few_shot_eval_per_class=100),
     "medium": Budget("medium", train_per_class=1000, eval_per_class=500, epochs=10, seeds=(0, 1, 2),
-                     few_shot_per_class=150, few_shot_epochs=20, few_shot_eval_per_class=300),
+                     few_shot_per_class=150, few_shot_epochs=40, few_shot_eval_per_class=300),
     "full": Budget("full", train_per_class=None, eval_per_class=None, epochs=10, seeds=(0, 1, 2),
-                   few_shot_per_class=300, few_shot_epochs=25, few_shot_eval_per_class=None),
+                   few_shot_per_class=300, few_shot_epochs=50, few_shot_eval_per_class=None),
 }
 
 

@@ -72,3 +72,10 @@ def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     stats = final_epochs(table).groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
     return stats.reindex(pd.unique(table["config"])).rename_axis("config").reset_index()  # configs in given order
+
+
+def best_epochs(table: pd.DataFrame) -> pd.DataFrame:
+    """The epoch with the lowest ``val_loss`` of every run (the weights ``fit`` keeps), one row per config and a
+    column per seed: a best epoch at or near the last one says the arm was still improving when its budget ran out."""
+    best = table.loc[table.groupby(["config", "seed"], sort=False)["val_loss"].idxmin()]
+    return best.pivot(index="config", columns="seed", values="epoch").reindex(pd.unique(table["config"]))

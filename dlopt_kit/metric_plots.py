@@ -89,7 +89,8 @@ def plot_per_class_f1(report: Report, ax: plt.Axes | None = None) -> Figure:
 
 
 def plot_highest_loss(report: Report, x: torch.Tensor, n: int = 12) -> Figure:
-    """The ``n`` test images the model got most wrong (highest cross-entropy), with true and predicted labels."""
+    """The ``n`` images the model got most wrong (highest cross-entropy): each titled with its true label and the
+    probability the model gave it, and the predicted label."""
     if x.ndim != 4:
         raise ValueError(f"plot_highest_loss needs images (N, C, H, W); got shape {tuple(x.shape)}")
     if len(x) != len(report.y_true):
@@ -102,9 +103,9 @@ def plot_highest_loss(report: Report, x: torch.Tensor, n: int = 12) -> Figure:
         ax.axis("off")
     for ax, i in zip(axes.flat, order, strict=False):
         ax.imshow(x[i].detach().cpu().permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray_r")
-        pred = report.y_pred[i]
-        ax.set_title(f"true {report.classes[report.y_true[i]]}\npred {report.classes[pred]} "
-                     f"({report.probs[i, pred]:.2f})", fontsize=6.5)
+        true, pred = report.y_true[i], report.y_pred[i]
+        ax.set_title(f"true {report.classes[true]} ({report.probs[i, true]:.2f})\npred {report.classes[pred]}",
+                     fontsize=6.5)
     fig.tight_layout(pad=0.3)
     return fig
 

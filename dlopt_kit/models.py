@@ -52,6 +52,12 @@ class SmallCNN(nn.Sequential):
         flat = 32 * (height // 4) * (width // 4)
         super().__init__(*conv(channels, 16), *conv(16, 32), nn.Flatten(),
                          *_block(flat, hidden, batch_norm=False, dropout=dropout), nn.Linear(hidden, num_classes))
+        # channels-last: on a CPU max pooling and the convolutions run several times faster in this layout (the
+        # pooling about 8x); the values are the same, only the memory order differs
+        self.to(memory_format=torch.channels_last)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
 def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:

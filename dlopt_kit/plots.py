@@ -75,7 +75,9 @@ def plot_summary(table: pd.DataFrame, metric: str = "test_acc", ax: plt.Axes | N
     stats = last.groupby("config", sort=False)[metric].agg(["mean", "std"]).reindex(configs)
     ax.errorbar(range(len(configs)), stats["mean"], yerr=stats["std"].fillna(0.0), fmt="o", color="black",
                 capsize=4, ms=6, zorder=2, label="mean ± std")
-    ax.set_xticks(range(len(configs)), configs)
+    crowded = len(configs) > 3 or max(len(c) for c in configs) > 12
+    ax.set_xticks(range(len(configs)), configs, rotation=20 if crowded else 0, ha="right" if crowded else "center",
+                  fontsize=8 if crowded else None)
     ax.set_xlim(-0.5, len(configs) - 0.5)
     ax.set_ylabel(METRIC_LABELS.get(metric, metric))
     n_seeds = last["seed"].nunique()

@@ -44,12 +44,13 @@ def _per_run_accuracies(table: pd.DataFrame) -> pd.DataFrame:
         raise ValueError("the table has no acc_* columns: pass extra_metrics=shift_accuracies() to compare")
     runs = table.groupby(["config", "seed"], sort=False)[columns].first().reset_index()
     long = runs.melt(id_vars=["config", "seed"], value_vars=columns, var_name="test set", value_name="accuracy")
-    long["test set"] = long["test set"].str.removeprefix("acc_")
+    long["test set"] = long["test set"].str.removeprefix("acc_").replace({"shifted": "geometric (mean)"})
     return long
 
 
 def robustness_summary(table: pd.DataFrame) -> pd.DataFrame:
-    """Mean and std over seeds of every ``acc_*`` column, one row per (config, test set)."""
+    """Mean and std over seeds of every ``acc_*`` column, one row per (config, test set); ``acc_shifted`` is shown
+    as the test set ``geometric (mean)``."""
     long = _per_run_accuracies(table)
     return long.groupby(["config", "test set"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
 
@@ -59,7 +60,8 @@ def plot_robustness(table: pd.DataFrame, ax: plt.Axes | None = None) -> Figure:
     long = _per_run_accuracies(table)
     fig, (ax,) = _axes(ax, size=(7.0, 3.0))
     sns.barplot(data=long, x="test set", y="accuracy", hue="config", errorbar="sd", ax=ax)
-    ax.set_ylim(max(0.0, long["accuracy"].min() - 0.1), 1.0)
+    ax.set_ylim(0.0, 1.0)
+    ax.set_ylabel("test accuracy")
     ax.set_xlabel("")
     ax.legend(frameon=False, fontsize=8, ncols=2)
     fig.tight_layout()

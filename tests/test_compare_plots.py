@@ -103,3 +103,12 @@ def test_plot_examples_one_row_per_class(tiny):
         from dlopt_kit.data import load_splits
 
         plot_examples(load_splits("breast_cancer"))
+
+
+def test_best_epochs_are_those_of_the_lowest_validation_loss(table):
+    from dlopt_kit.compare import best_epochs
+
+    best = best_epochs(table)
+    assert list(best.index) == ["lr=0.001", "lr=0.01"] and list(best.columns) == [0, 1]
+    for (config, seed), run in table.groupby(["config", "seed"]):
+        assert best.loc[config, seed] == run.loc[run["val_loss"].idxmin(), "epoch"]

@@ -87,9 +87,11 @@ def test_imbalance_panel_runs_and_shows_validation_metrics_only(small):
     row = panel.results_frame().iloc[0]
     assert row["threshold_by"] == "best F1 (val)" and 0 < row["threshold"] < 1 and 0 <= row["val_recall_tuned"] <= 1
     assert not any(column.startswith("test") for column in panel.results_frame().columns)
-    panel.run(share=1.5)  # not a share: refused with the rule, the first row stays
+    second = panel.run(positive="Coat", epochs=1)
+    assert second is not None and panel.results_frame()["positive"].tolist() == ["Shirt", "Coat"]
+    panel.run(share=1.5)  # not a share: refused with the rule, the first rows stay
     assert "share=1.5 is out of range: allowed is (0, 1)" in panel.status.value
-    assert len(panel.results_frame()) == 1
+    assert len(panel.results_frame()) == 2
 
 
 def test_a_class_weighted_run_selects_its_best_epoch_on_the_weighted_loss(task):

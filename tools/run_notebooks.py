@@ -23,6 +23,11 @@ KERNEL = "dlopt-kit"
 CLAIM_MARKERS = ("claimed at least", "peak at")
 
 
+def _is_progress_bar(output: dict) -> bool:
+    text = output.get("data", {}).get("text/plain", "")
+    return "application/vnd.jupyter.widget-view+json" in output.get("data", {}) and "it/s]" in text
+
+
 def clean(nb: nbformat.NotebookNode) -> None:
     nb.metadata.pop("widgets", None)
     nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "Python (dlopt-kit)", "language": "python"}
@@ -35,7 +40,10 @@ def clean(nb: nbformat.NotebookNode) -> None:
             for output in cell.get("outputs", []):
                 if "execution_count" in output:
                     output["execution_count"] = count
-                # tqdm's widget bars leave only a model id behind: keep their text form
+            # tqdm's widget bars leave only a model id and the text of their first frame ("runs: 0%"), which
+            # reads as if nothing ran: drop them (the panels' widgets stay, as their text form)
+            cell.outputs = [o for o in cell.get("outputs", []) if not _is_progress_bar(o)]
+            for output in cell.outputs:
                 data = output.get("data", {})
                 if "application/vnd.jupyter.widget-view+json" in data and "text/plain" in data:
                     data.pop("application/vnd.jupyter.widget-view+json")

@@ -80,21 +80,22 @@ IMBALANCE_CLASS_WEIGHTS = ("none", "balanced")
 
 def imbalance_panel(data: Splits, positive: str, base: RunConfig, share: float = 0.05,
                     threshold: str = "fixed 0.5") -> TrainingPanel:
-    """Lesson 07's training panel: ``positive`` against the rest of ``data`` with positives at ``share`` of every
-    split, and the knobs that matter there: the minority share, class weighting and how the threshold is chosen
-    (on validation). Its table shows validation recall, precision, F1 and accuracy at that threshold."""
-    tasks: dict[float, Splits] = {}
+    """Lesson 07's training panel: a minority class (``positive`` at first) against the rest of ``data``, with the
+    minority at ``share`` of every split, and the knobs that matter there: the minority class and share, class
+    weighting and how the threshold is chosen (on validation). Its table shows validation recall, precision, F1 and accuracy at that threshold."""
+    tasks: dict[tuple[str, float], Splits] = {}
 
     def task(values: dict) -> Splits:
-        value = values["share"]
-        if value not in tasks:
-            tasks[value] = one_vs_rest(data, positive, share=value)
-        return tasks[value]
+        key = (values["positive"], values["share"])
+        if key not in tasks:
+            tasks[key] = one_vs_rest(data, key[0], share=key[1])
+        return tasks[key]
 
     def metrics(result, splits: Splits, values: dict) -> dict:
         return imbalance_metrics(values["threshold_by"], split="val")(result, splits)
 
-    spec = [Control("share", "float", share, label="minority share"),
+    spec = [Control("positive", "choice", positive, tuple(data.classes), label="minority class"),
+            Control("share", "float", share, label="minority share"),
             Control("class_weight", "choice", base.class_weight, IMBALANCE_CLASS_WEIGHTS, label="class weight"),
             Control("threshold_by", "choice", threshold, tuple(OBJECTIVES), label="threshold"),
             Control("model", "choice", base.model, ("cnn", "mlp")),
