@@ -82,7 +82,8 @@ def imbalance_panel(data: Splits, positive: str, base: RunConfig, share: float =
                     threshold: str = "fixed 0.5") -> TrainingPanel:
     """Lesson 07's training panel: a minority class (``positive`` at first) against the rest of ``data``, with the
     minority at ``share`` of every split, and the knobs that matter there: the minority class and share, class
-    weighting and how the threshold is chosen (on validation). Its table shows validation recall, precision, F1 and accuracy at that threshold."""
+    weighting and how the threshold is chosen (on validation). Its table shows validation recall, precision, F1 and
+    accuracy at 0.5 and at that threshold."""
     tasks: dict[tuple[str, float], Splits] = {}
 
     def task(values: dict) -> Splits:
