@@ -104,7 +104,7 @@ def plot_highest_loss(report: Report, x: torch.Tensor, n: int = 12) -> Figure:
     for ax, i in zip(axes.flat, order, strict=False):
         ax.imshow(x[i].detach().cpu().permute(1, 2, 0).squeeze(-1).numpy(), cmap="gray_r")
         true, pred = report.y_true[i], report.y_pred[i]
-        ax.set_title(f"true {report.classes[true]} ({report.probs[i, true]:.2f})\npred {report.classes[pred]}",
+        ax.set_title(f"true {report.classes[true]} ({report.probs[i, true]:.2g})\npred {report.classes[pred]}",
                      fontsize=6.5)
     fig.tight_layout(pad=0.3)
     return fig

@@ -62,7 +62,9 @@ def plot_robustness(table: pd.DataFrame, ax: plt.Axes | None = None) -> Figure:
     sns.barplot(data=long, x="test set", y="accuracy", hue="config", errorbar="sd", ax=ax)
     ax.set_ylim(0.0, 1.0)
     ax.set_ylabel("test accuracy")
-    ax.set_xlabel("")
+    ax.set_xlabel("test set")
+    n_seeds = long["seed"].nunique()
+    ax.set_title(f"mean ± std over {n_seeds} seed{'s' if n_seeds > 1 else ''}", fontsize=9)
     ax.legend(frameon=False, fontsize=8, ncols=2)
     fig.tight_layout()
     return fig

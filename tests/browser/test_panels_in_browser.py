@@ -10,6 +10,7 @@ slider changes the picture. Screenshots of each panel go to build/browser/screen
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
 import pytest
 
@@ -69,47 +70,70 @@ def test_panel_renders_without_error_or_overlap(page, name):
     assert not problems, f"{name}: controls overlap or are cut off ({'; '.join(problems)}); see {where}"
 
 
+@contextmanager
+def check(panel, name: str, what: str):
+    """Run one check; a failure names the panel, the check and a screenshot taken at that moment."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - playwright timeouts and assertions alike
+        where = shot(panel, name, "failed")
+        raise AssertionError(f"{name}: {what} failed ({str(exc).splitlines()[0]}); see {where}") from exc
+
+
+def progress_width(panel) -> str:
+    return panel.locator(".progress-bar").first.evaluate("e => e.style.width")
+
+
 @pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "training"])
 def test_training_panel_run_stop_and_bad_value(page, name):
     panel = panel_locator(page, name)
     run, stop = panel.locator("button", has_text="Run"), panel.locator("button", has_text="Stop")
     rows = panel.locator("table tbody tr")
 
-    # Run: the button is disabled while training, the progress moves, the plot changes, a row and a status appear
-    run.click()
-    panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
-    panel.locator("img[src]").first.wait_for(timeout=120_000)
+    with check(panel, name, "Run starts a run (Run disabled, progress moving)"):
+        start = progress_width(panel)
+        run.click()
+        panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
+        page.wait_for_function("([el, before]) => el.style.width !== before", timeout=60_000,
+                               arg=[panel.locator(".progress-bar").first.element_handle(), start])
+    with check(panel, name, "the live plot appears and the run ends with a row and a status line"):
+        panel.locator("img[src]").first.wait_for(timeout=120_000)
+        rows.first.wait_for(timeout=120_000)
+        assert rows.count() == 1, f"{rows.count()} rows after one run"
+        assert "Run 1: completed" in panel.inner_text(), "no status line for the run"
+        assert run.is_enabled(), "Run is still disabled"
+    shot(panel, name, "after-run")
     first_picture = image_src(panel)
-    rows.first.wait_for(timeout=120_000)
-    where = shot(panel, name, "after-run")
-    assert rows.count() == 1, f"{name}: one run should give one row; see {where}"
-    assert "Run 1: completed" in panel.inner_text(), f"{name}: no status line for the run; see {where}"
-    assert run.is_enabled() and first_picture, f"{name}: Run not enabled again or no plot; see {where}"
 
-    # Stop: a long run ends within 2 s of the click, says so, and keeps its row
-    box(panel, "epochs").fill("500")
-    box(panel, "epochs").press("Enter")
-    run.click()
-    panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
-    page.wait_for_function("([el, before]) => (el.getAttribute('src') || '') !== before",
-                           arg=[panel.locator("img").first.element_handle(), first_picture], timeout=60_000)
-    clicked = time.perf_counter()
-    stop.click()
-    panel.get_by_text("stopped by the user").first.wait_for(timeout=10_000)
-    took = time.perf_counter() - clicked
-    where = shot(panel, name, "after-stop")
-    assert took <= 2.0, f"{name}: Stop took {took:.1f}s (allowed 2 s); see {where}"
-    page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 2", arg=panel.element_handle())
-    assert "stopped by the user" in panel.locator("table").inner_text(), f"{name}: stopped row missing; {where}"
+    with check(panel, name, "Stop ends a long run within 2 s and keeps its row"):
+        box(panel, "epochs").fill("500")
+        box(panel, "epochs").press("Enter")
+        run.click()
+        panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
+        page.wait_for_function("([el, before]) => (el.getAttribute('src') || '') !== before", timeout=60_000,
+                               arg=[panel.locator("img").first.element_handle(), first_picture])
+        clicked = time.perf_counter()
+        stop.click()
+        panel.get_by_text("stopped by the user").first.wait_for(timeout=10_000)
+        took = time.perf_counter() - clicked
+        assert took <= 2.0, f"Stop took {took:.1f}s (allowed 2 s)"
+        page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 2", arg=panel.element_handle())
+        assert "stopped by the user" in panel.locator("table").inner_text(), "the stopped run's row is missing"
+    shot(panel, name, "after-stop")
 
-    # A bad value: the readable message, no run, every earlier row kept
-    label, value, message = next(b for b in BAD_VALUES if box(panel, b[0]).count())
-    box(panel, label).fill(value)
-    box(panel, label).press("Enter")
-    run.click()
-    panel.get_by_text(message).first.wait_for(timeout=10_000)
-    where = shot(panel, name, "bad-value")
-    assert rows.count() == 2 and run.is_enabled(), f"{name}: a bad value lost rows or started a run; see {where}"
+    for label, value, message in BAD_VALUES:
+        if not box(panel, label).count():
+            continue
+        with check(panel, name, f"a bad value ({label} {value}) shows its message and keeps every row"):
+            good = box(panel, label).input_value()
+            box(panel, label).fill(value)
+            box(panel, label).press("Enter")
+            run.click()
+            panel.get_by_text(message).first.wait_for(timeout=10_000)
+            assert rows.count() == 2 and run.is_enabled(), "a bad value lost rows or started a run"
+        shot(panel, name, f"bad-{label.replace(' ', '-')}")
+        box(panel, label).fill(good)
+        box(panel, label).press("Enter")
 
 
 @pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "view"])
