@@ -188,7 +188,11 @@ def threshold_metrics(y_true, scores, threshold: float) -> dict[str, float]:
 
 def best_threshold(y_true, scores, objective: str = "f1", recall_floor: float = 0.95) -> float:
     """The threshold that maximises F1 (``objective="f1"``), or the highest one whose recall is at least
-    ``recall_floor`` (``objective="recall_floor"``: the most precise operating point that still finds enough)."""
+    ``recall_floor`` (``objective="recall_floor"``: the most precise operating point that still finds enough).
+
+    Pass **validation** labels and scores: a threshold chosen on the test split and then reported on it holds by
+    construction. Report the chosen threshold on the test split afterwards (``imbalance.choose_threshold`` does the
+    choosing from a run and its splits)."""
     if objective not in ("f1", "recall_floor"):
         raise ValueError(f"objective={objective!r} is not allowed: choose f1 or recall_floor")
     if objective == "recall_floor" and not 0.0 < recall_floor <= 1.0:
