@@ -11,12 +11,13 @@ Used by notebook 02; ``python -m dlopt_kit.bench augment`` measures it against t
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import nn
+
+from . import checks
 
 # transform -> (largest allowed strength, its unit)
 LIMITS: dict[str, tuple[float, str]] = {
@@ -49,19 +50,22 @@ class AugmentSpec:
     hue: float = 0.0
     erase: float = 0.0
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> AugmentSpec:
+        checks.known_names("augmentation(s)", kwargs, tuple(LIMITS))  # AugmentSpec(blur=1) names what exists
+        return super().__new__(cls)
+
     def __post_init__(self) -> None:
         for name, (high, unit) in LIMITS.items():
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                raise ValueError(f"augmentation {name}={value!r} must be a number from 0 to {high:g} ({unit})")
-            if not 0.0 <= value <= high:
-                raise ValueError(f"augmentation {name}={value!r} is out of range: allowed is 0 to {high:g} ({unit})")
+            try:
+                value = checks.number(f"augmentation {name}", getattr(self, name), 0.0, high)
+            except ValueError as exc:
+                raise ValueError(f"{exc} ({unit})") from None
+            object.__setattr__(self, name, value)
 
     @classmethod
     def from_dict(cls, strengths: dict[str, float]) -> AugmentSpec:
-        unknown = sorted(set(strengths) - set(LIMITS))
-        if unknown:
-            raise ValueError(f"unknown augmentation(s) {', '.join(unknown)}: choose from {', '.join(LIMITS)}")
+        if not isinstance(strengths, dict):
+            raise ValueError(f"strengths={strengths!r} must be a dict such as {{'rotate': 15}}")
         return cls(**strengths)
 
     @staticmethod
@@ -116,6 +120,9 @@ class Augmenter(nn.Module):
         if x.ndim != 4:
             raise ValueError(f"augmentation needs image batches (N, C, H, W); got shape {tuple(x.shape)}: "
                              "turn augmentation off for tabular or 2-D data")
+        if not x.is_floating_point():  # dtype only: a range check here would cost a sync on every step
+            raise ValueError(f"augmentation needs float images with values in [0, 1]; got dtype {x.dtype}: "
+                             "convert with x.float() / 255")
         if x.shape[1] != 3 and (self.spec.saturation or self.spec.hue):
             raise ValueError(f"saturation and hue need colour images (3 channels); these have {x.shape[1]}")
         return self.steps(x).clamp_(0.0, 1.0)

@@ -15,6 +15,8 @@ from typing import Any
 
 import torch
 
+from . import checks
+
 
 @dataclass
 class TrainState:
@@ -71,10 +73,9 @@ class EarlyStopping(Callback):
     """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
 
     def __init__(self, patience: int = 3, monitor: str = "val_loss", min_delta: float = 0.0) -> None:
-        if isinstance(patience, bool) or not isinstance(patience, int) or patience < 1:
-            raise ValueError(f"patience={patience!r} must be a whole number of at least 1")
-        if monitor not in ("val_loss", "val_acc", "train_loss", "train_acc"):
-            raise ValueError(f"monitor={monitor!r} is not allowed: choose val_loss, val_acc, train_loss or train_acc")
+        patience = checks.whole("patience", patience, 1)
+        monitor = checks.choice("monitor", monitor, ("val_loss", "val_acc", "train_loss", "train_acc"))
+        min_delta = checks.number("min_delta", min_delta, 0.0, 1e6)  # negative would count a worse epoch as better
         self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
         self.sign = -1.0 if monitor.endswith("loss") else 1.0  # larger is better after the sign
         self.best = -math.inf

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 import pandas as pd
 from tqdm.auto import tqdm
 
+from . import checks
 from .config import RunConfig, describe, differing_fields
 from .data import Splits
-from .training import FitResult, evaluate, fit
+from .training import FitResult, check_fit, evaluate, fit
 
 
 def label_configs(configs: Sequence[RunConfig]) -> list[str]:
@@ -31,20 +32,21 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
     Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
     (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, and ``stop_reason``.
     """
-    if isinstance(configs, Mapping):
-        labels, configs = list(configs.keys()), list(configs.values())
-    else:
-        configs = list(configs)
-        labels = label_configs(configs)
+    if isinstance(configs, RunConfig) or not isinstance(configs, (Mapping, Sequence)) or isinstance(configs, str):
+        raise ValueError(f"configs must be a list of RunConfig or a dict label -> RunConfig; got {configs!r}")
+    labels = [str(k) for k in configs] if isinstance(configs, Mapping) else None
+    configs = list(configs.values()) if isinstance(configs, Mapping) else list(configs)
     if not configs:
         raise ValueError("compare needs at least one config")
+    for i, config in enumerate(configs):
+        if not isinstance(config, RunConfig):
+            raise ValueError(f"configs[{i}] must be a RunConfig, e.g. RunConfig(lr=0.01); got {config!r}")
+    labels = labels or label_configs(configs)
     if len(set(labels)) != len(labels):
         raise ValueError(f"configs must differ in something other than seed; labels were {labels}")
-    seeds = list(seeds)
-    if not seeds:
-        raise ValueError("compare needs at least one seed")
-    if len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds={seeds!r} repeats a seed: a repeated seed repeats the same run; give distinct seeds")
+    seeds = checks.seeds("seeds", seeds)
+    for config in configs:  # every run's problems surface before the first run trains
+        check_fit(config, data)
     frames = []
     runs = [(label, config, seed) for label, config in zip(labels, configs, strict=True) for seed in seeds]
     for label, config, seed in tqdm(runs, desc="runs", disable=not progress):

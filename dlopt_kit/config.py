@@ -8,39 +8,15 @@ the message as it is.
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
 from typing import Any
 
+from . import checks
 from .augment import AugmentSpec
 
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 CLASS_WEIGHTS = ("none", "balanced")
-
-
-def _check_choice(name: str, value: Any, allowed: tuple[str, ...]) -> None:
-    if not isinstance(value, str) or value not in allowed:
-        raise ValueError(f"{name}={value!r} is not allowed: choose one of {', '.join(allowed)}")
-
-
-def _check_int(name: str, value: Any, low: int, high: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ValueError(f"{name}={value!r} must be a whole number from {low} to {high}")
-    if not low <= value <= high:
-        raise ValueError(f"{name}={value!r} is out of range: allowed is {low} to {high}")
-
-
-def _check_float(name: str, value: Any, low: float, high: float, *, low_open: bool = False,
-                 high_open: bool = False) -> None:
-    left, right = ("(" if low_open else "["), (")" if high_open else "]")
-    allowed = f"{left}{low:g}, {high:g}{right}"
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name}={value!r} must be a finite number in {allowed}")
-    too_low = value <= low if low_open else value < low
-    too_high = value >= high if high_open else value > high
-    if too_low or too_high:
-        raise ValueError(f"{name}={value!r} is out of range: allowed is {allowed}")
 
 
 @dataclass(frozen=True)
@@ -63,31 +39,35 @@ class RunConfig:
     augment: AugmentSpec = AugmentSpec()  # transforms applied to each training batch; none by default
     seed: int = 0                 # model init, shuffling, dropout and augmentation
 
+    def __new__(cls, *args: Any, **kwargs: Any) -> RunConfig:
+        checks.known_names("setting(s)", kwargs, field_names())  # RunConfig(learning_rate=...) names what exists
+        return super().__new__(cls)
+
     def __post_init__(self) -> None:
-        _check_choice("model", self.model, MODELS)
-        _check_choice("optimizer", self.optimizer, OPTIMIZERS)
-        _check_float("lr", self.lr, 0.0, 10.0, low_open=True)
-        _check_int("batch_size", self.batch_size, 1, 65536)
-        _check_int("epochs", self.epochs, 1, 1000)
-        _check_float("weight_decay", self.weight_decay, 0.0, 1.0)
-        _check_float("momentum", self.momentum, 0.0, 1.0, high_open=True)
-        _check_int("hidden", self.hidden, 1, 8192)
-        _check_float("dropout", self.dropout, 0.0, 1.0, high_open=True)
-        if not isinstance(self.batch_norm, bool):
-            raise ValueError(f"batch_norm={self.batch_norm!r} must be True or False")
+        def put(name: str, value: Any) -> None:  # store the plain Python value (np.int64(3) -> 3)
+            object.__setattr__(self, name, value)
+
+        put("model", checks.choice("model", self.model, MODELS))
+        put("optimizer", checks.choice("optimizer", self.optimizer, OPTIMIZERS))
+        put("lr", checks.number("lr", self.lr, 0.0, 10.0, low_open=True))
+        put("batch_size", checks.whole("batch_size", self.batch_size, 1, 65536))
+        put("epochs", checks.whole("epochs", self.epochs, 1, 1000))
+        put("weight_decay", checks.number("weight_decay", self.weight_decay, 0.0, 1.0))
+        put("momentum", checks.number("momentum", self.momentum, 0.0, 1.0, high_open=True))
+        put("hidden", checks.whole("hidden", self.hidden, 1, 8192))
+        put("dropout", checks.number("dropout", self.dropout, 0.0, 1.0, high_open=True))
+        put("batch_norm", checks.flag("batch_norm", self.batch_norm))
         if self.grad_clip is not None:
-            _check_float("grad_clip", self.grad_clip, 0.0, 1e6, low_open=True)
-        _check_float("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True)
-        _check_choice("class_weight", self.class_weight, CLASS_WEIGHTS)
+            put("grad_clip", checks.number("grad_clip", self.grad_clip, 0.0, 1e6, low_open=True))
+        put("label_smoothing", checks.number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True))
+        put("class_weight", checks.choice("class_weight", self.class_weight, CLASS_WEIGHTS))
         if not isinstance(self.augment, AugmentSpec):
             raise ValueError(f"augment={self.augment!r} must be an AugmentSpec, e.g. AugmentSpec(rotate=15)")
-        _check_int("seed", self.seed, 0, 2**32 - 1)
+        put("seed", checks.whole("seed", self.seed, 0, 2**32 - 1))
 
     def replace(self, **changes: Any) -> RunConfig:
         """A copy with ``changes`` applied, validated like a new config."""
-        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
-        if unknown:
-            raise ValueError(f"unknown setting(s) {', '.join(unknown)}: allowed are {', '.join(field_names())}")
+        checks.known_names("setting(s)", changes, field_names())
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:

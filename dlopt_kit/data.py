@@ -58,7 +58,20 @@ def sha256(path: Path) -> str:
 
 
 def load_catalog() -> dict:
-    return json.loads(CATALOG.read_text())
+    """``datasets/catalog.json``: every dataset's files and checksums. A missing, truncated or edited catalog raises
+    ``DatasetError`` saying so and how to restore it."""
+    fix = "restore it with `git checkout -- datasets/catalog.json` (it is part of the kit, not generated)"
+    try:
+        catalog = json.loads(CATALOG.read_text())
+    except FileNotFoundError:
+        raise DatasetError(f"the dataset catalog {CATALOG} is missing: {fix}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DatasetError(f"the dataset catalog {CATALOG} is not valid JSON ({exc}): {fix}") from None
+    broken = [name for name in STORED if not isinstance(catalog, dict) or not isinstance(catalog.get(name), dict)
+              or not isinstance(catalog[name].get("files"), dict)]
+    if broken:
+        raise DatasetError(f"the dataset catalog {CATALOG} has no valid entry for {', '.join(broken)}: {fix}")
+    return catalog
 
 
 # ---------------------------------------------------------------- sources -> arrays
@@ -214,6 +227,28 @@ class Splits:
         moved = {k: getattr(self, k).to(device) for k in
                  ("x_train", "y_train", "x_val", "y_val", "x_test", "y_test")}
         return Splits(self.name, classes=self.classes, **moved)
+
+    def validate(self) -> Splits:
+        """Check every split before any training: tensors, float inputs with no NaN or infinity, integer labels
+        from 0 to classes-1, as many labels as inputs, non-empty train and validation splits. Returns ``self``."""
+        from . import checks
+
+        k = self.num_classes
+        for split in ("train", "val", "test"):
+            x = checks.tensor(f"{self.name}.x_{split}", getattr(self, f"x_{split}"), floating=True,
+                              nonempty=split != "test")
+            y = checks.tensor(f"{self.name}.y_{split}", getattr(self, f"y_{split}"), ndim=1, floating=False,
+                              nonempty=split != "test")
+            if len(x) != len(y):
+                raise ValueError(f"{self.name}: x_{split} has {len(x)} examples but y_{split} has {len(y)} labels")
+            if len(y) and (int(y.min()) < 0 or (k and int(y.max()) >= k)):
+                raise ValueError(f"{self.name}: y_{split} holds labels from {int(y.min())} to {int(y.max())}, but "
+                                 f"there are {k} classes (labels 0 to {k - 1})")
+            bad = int((~torch.isfinite(x)).sum())
+            if bad:
+                raise ValueError(f"{self.name}: x_{split} holds {bad} NaN or infinite value(s): the data, not the "
+                                 "training, is at fault; fill or drop them (lesson 01) before training")
+        return self
 
     def describe(self) -> str:
         return (f"{self.name} {'x'.join(map(str, self.input_shape))}, {self.num_classes} classes, "

@@ -41,7 +41,7 @@ def check() -> tuple[list[str], list[str]]:
             lines.append(f"{'dataset':<13} {name}: {status}")
             if status != "ready":
                 problems.append(f"dataset {name} is {status}: run `make setup` to prepare it")
-    except (ImportError, ValueError) as exc:
+    except (ImportError, ValueError, RuntimeError) as exc:  # DatasetError is a RuntimeError and says the fix
         problems.append(f"{type(exc).__name__}: {exc}")
     return lines, problems
 

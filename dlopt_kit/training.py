@@ -65,7 +65,7 @@ def _eval_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> Iterator
         with torch.no_grad(), autocast(device):
             for lo in range(0, len(x), batch_size):
                 rows = slice(lo, lo + batch_size)
-                yield rows, model(x[rows].to(device)).float()
+                yield rows, model(x[rows].to(device, torch.float32)).float()  # float64 data is fine
     finally:
         model.train(was_training)
 
@@ -112,10 +112,32 @@ def class_weights(config: RunConfig, y_train: torch.Tensor, num_classes: int) ->
     return len(y_train) / (num_classes * counts)
 
 
-def _divergence_message(config: RunConfig, epoch: int, step: int, value: float) -> str:
-    return (f"diverged: the training loss became {value} at epoch {epoch}, step {step}. "
+# A loss this many times the run's first loss is exploding even while it is still finite (SGD at lr=10 on the MLP
+# reaches 1e11 and ends at chance): cross-entropy starts near log(classes) and a healthy run only goes down from it.
+EXPLODE_FACTOR = 100.0
+
+
+def _divergence_message(config: RunConfig, epoch: int, step: int, value: float, first: float | None) -> str:
+    what = (f"became {value}" if not math.isfinite(value)
+            else f"exploded to {value:.3g}, over {EXPLODE_FACTOR:g}x its first value ({first:.3g}),")
+    return (f"diverged: the training loss {what} at epoch {epoch}, step {step}. "
             f"The learning rate (lr={config.lr:g}) is probably too high for {config.optimizer}: try a value "
             "10x smaller, or set grad_clip. The history so far and the best weights are kept.")
+
+
+def check_fit(config: RunConfig, data: Splits) -> None:
+    """Everything ``fit`` can check before the first step: a ``RunConfig``, valid splits, a model that fits the data
+    and, with augmentation, images in [0, 1]. Raises ValueError naming what is wrong (``compare`` calls it for every
+    run before training any)."""
+    if not isinstance(config, RunConfig):
+        raise ValueError(f"config must be a RunConfig, e.g. RunConfig(lr=0.01); got {type(config).__name__}")
+    if not isinstance(data, Splits):
+        raise ValueError(f"data must be a Splits from load_splits(...); got {type(data).__name__}")
+    data.validate()
+    build_model(config, data.input_shape, data.num_classes)  # the cnn refuses non-images here, not mid-compare
+    if config.augment and (data.x_train.ndim != 4 or float(data.x_train.min()) < 0 or float(data.x_train.max()) > 1):
+        raise ValueError(f"augmentation needs images (N, C, H, W) with values in [0, 1]; {data.name}'s x_train has "
+                         f"shape {tuple(data.x_train.shape)}: turn augmentation off or scale the images")
 
 
 def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), device: torch.device | None = None,
@@ -126,14 +148,16 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     A non-finite loss ends the run with ``stop_reason`` starting with ``diverged``; Ctrl-C (KeyboardInterrupt)
     or a callback's stop ends it with the history and best weights intact. Used by every notebook.
     """
+    check_fit(config, data)
     device = device or get_device()
     seed_everything(config.seed, device)
     model = (model or build_model(config, data.input_shape, data.num_classes)).to(device)
     optimizer = make_optimizer(config, model.parameters())
     params = [p for p in model.parameters() if p.requires_grad]
-    x_val, y_val = data.x_val.to(device), data.y_val.to(device)
+    x_val, y_val = data.x_val.to(device, torch.float32), data.y_val.to(device)  # the models are float32
     augmenter = Augmenter(config.augment).to(device) if config.augment else None
-    batcher = Batcher(data.x_train.to(device), data.y_train.to(device), config.batch_size, seed=config.seed)
+    batcher = Batcher(data.x_train.to(device, torch.float32), data.y_train.to(device), config.batch_size,
+                      seed=config.seed)
     weight = class_weights(config, data.y_train, data.num_classes)
     weight = weight.to(device) if weight is not None else None
     callbacks = [*callbacks, *([ProgressBar()] if progress else [])]
@@ -141,6 +165,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     state = TrainState(config, model, optimizer, steps_per_epoch=len(batcher))
     history = History()
     best_state, best_epoch, best_loss = None, None, math.inf
+    first_loss, explode_at = None, math.inf
     for cb in callbacks:
         cb.on_fit_start(state=state, history=history)
     try:
@@ -159,9 +184,11 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                     logits = model(xb)
                     loss = F.cross_entropy(logits.float(), yb, weight=weight, label_smoothing=config.label_smoothing)
                 value = loss.item()  # the one sync per step, as in a hand-written loop that logs its loss
-                if not math.isfinite(value):
+                if first_loss is None:
+                    first_loss, explode_at = value, EXPLODE_FACTOR * max(value, 1.0)
+                if not value <= explode_at:  # NaN, infinite, or exploding: one float comparison per step
                     state.stop_training = True
-                    state.stop_reason = _divergence_message(config, epoch, steps + 1, value)
+                    state.stop_reason = _divergence_message(config, epoch, steps + 1, value, first_loss)
                     break
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -59,9 +59,9 @@ class AugmentGallery:
         return AugmentSpec(**{name: slider.value for name, slider in self.sliders.items()})
 
     def set_values(self, **strengths: float) -> None:
-        unknown = sorted(set(strengths) - set(self.sliders))
-        if unknown:
-            raise ValueError(f"unknown augmentation(s) {', '.join(unknown)}: choose from {', '.join(self.sliders)}")
+        """Move sliders by name; a strength outside a slider's range raises ValueError with the allowed range (a
+        slider would silently clamp it)."""
+        AugmentSpec(**{**{n: s.value for n, s in self.sliders.items()}, **strengths})  # names and ranges checked
         with self.widget.hold_trait_notifications():
             for name, value in strengths.items():
                 self.sliders[name].value = value

@@ -20,6 +20,7 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
+from .. import checks
 from ..callbacks import LambdaCallback, StopOnEvent
 from ..config import RunConfig
 from ..data import Splits
@@ -51,6 +52,17 @@ def control_grid(widgets: Sequence[W.Widget], min_width: str = CONTROL_MIN_WIDTH
         widget.layout.min_width = "0"
     return W.GridBox(list(widgets), layout=W.Layout(
         grid_template_columns=f"repeat(auto-fill, minmax({min_width}, 1fr))", grid_gap="4px 16px", width="100%"))
+
+
+def control_value(control: Control, value: Any) -> Any:
+    """``value`` as ``control`` can hold it, or ValueError naming the control and what is allowed."""
+    if control.kind == "choice":
+        return checks.choice(control.name, value, [str(o) for o in control.options])
+    if control.kind == "int":
+        return checks.integer(control.name, value)
+    if control.kind == "float":
+        return checks.finite(control.name, value)
+    return checks.flag(control.name, value)
 
 
 def build_control(control: Control) -> W.Widget:
@@ -134,10 +146,13 @@ class TrainingPanel:
         return {name: widget.value for name, widget in self.controls.items()}
 
     def set_values(self, **values: Any) -> None:
-        unknown = sorted(set(values) - set(self.controls))
-        if unknown:
-            raise ValueError(f"unknown control(s) {', '.join(unknown)}: this panel has {', '.join(self.controls)}")
-        for name, value in values.items():
+        """Set controls by name. A value its control cannot hold (text or ``True`` in a number box, 2.7 in a
+        whole-number box, an option the dropdown lacks) raises ValueError naming it and what is allowed, and no
+        control changes."""
+        checks.known_names("control(s)", values, list(self.controls))
+        kinds = {c.name: c for c in self.spec}
+        plain = {name: control_value(kinds[name], value) for name, value in values.items()}
+        for name, value in plain.items():
             self.controls[name].value = value
 
     @property
@@ -180,8 +195,14 @@ class TrainingPanel:
             self._thread.join()
 
     def run(self, wait: bool = True, **values: Any) -> FitResult | None:
-        """Set controls, click Run and (by default) wait: what a learner does, from code."""
-        self.set_values(**values)
+        """Set controls, click Run and (by default) wait: what a learner does, from code. A value the panel cannot
+        take is shown in its status line, like a bad value typed in, and nothing runs (returns None)."""
+        try:
+            self.set_values(**values)
+        except ValueError as exc:
+            self.error = str(exc)
+            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
+            return None
         before = len(self.results)
         self.run_button.click()
         if wait:
