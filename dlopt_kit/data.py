@@ -297,10 +297,18 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
     the same arguments always give the same examples. Tabular features (breast_cancer) are standardised
     with the training split's statistics. Used by every notebook.
     """
-    for arg, value in (("train_per_class", train_per_class), ("eval_per_class", eval_per_class),
-                       ("val_per_class", val_per_class)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise ValueError(f"{arg}={value!r} must be a whole number of at least 1, or None for all")
+    from . import checks
+
+    known = (*STORED, *SYNTHETIC)
+    if name not in known:
+        raise ValueError(f"dataset {name!r} is not allowed: choose one of {', '.join(known)}")
+    try:
+        train_per_class, eval_per_class, val_per_class = (
+            None if v is None else checks.whole(arg, v, 1)
+            for arg, v in (("train_per_class", train_per_class), ("eval_per_class", eval_per_class),
+                           ("val_per_class", val_per_class)))
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or None for all") from None
     if name in SYNTHETIC:
         x, y = make_synthetic(name, n=3000, seed=SPLIT_SEED)
         x_tr, x_rest, y_tr, y_rest = _stratified(x, y, 0.3)
@@ -327,6 +335,13 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
 def make_synthetic(kind: str, n: int = 1000, noise: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Seeded 2-D toy data: ``moons``, ``circles`` (two classes) or ``spirals`` (three arms)."""
     from sklearn.datasets import make_circles, make_moons
+
+    from . import checks
+
+    checks.choice("kind", kind, SYNTHETIC)
+    n = checks.whole("n", n, 3, 10_000_000)
+    noise = checks.number("noise", noise, 0.0, 10.0)
+    seed = checks.whole("seed", seed, 0, 2**32 - 1)
 
     if kind == "moons":
         x, y = make_moons(n_samples=n, noise=noise, random_state=seed)

@@ -35,6 +35,16 @@ def get_device() -> torch.device:
     return torch.device("cpu")
 
 
+def as_device(device: torch.device | str) -> torch.device:
+    """``device`` as a ``torch.device`` (``"cpu"``, ``"cuda"``, ``"cuda:0"``, ``"mps"`` are fine), or ValueError."""
+    if isinstance(device, torch.device):
+        return device
+    try:
+        return torch.device(device)
+    except (RuntimeError, TypeError):
+        raise ValueError(f"device={device!r} is not a device: use 'cpu', 'cuda' or 'mps' (or leave it out)") from None
+
+
 def device_name(device: torch.device) -> str:
     """A readable name: the GPU's model on CUDA, ``cpu (N threads)`` on the CPU."""
     if device.type == "cuda":
@@ -63,6 +73,9 @@ def configure_threads() -> int:
         if not raw.isdigit() or int(raw) < 1:
             raise ValueError(f"{THREADS_ENV}={raw!r} must be a whole number of at least 1")
         threads = int(raw)
+        cores = os.cpu_count() or 1
+        if threads > 4 * cores:  # far more threads than cores only thrashes
+            raise ValueError(f"{THREADS_ENV}={raw!r} is more than 4x the {cores} cores here: use 1 to {cores}")
     else:
         threads = default_threads()
     torch.set_num_threads(threads)

@@ -17,6 +17,8 @@ import torch
 from sklearn import metrics as skm
 from sklearn.calibration import calibration_curve
 
+from . import checks
+
 
 def _as_numpy(values) -> np.ndarray:
     if isinstance(values, torch.Tensor):
@@ -168,14 +170,27 @@ def evaluation_report(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, 
 
 # ---------------------------------------------------------------- binary thresholds
 
+def check_binary(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
+    """Labels 0/1 and one finite score in [0, 1] per example (the positive class's probability), as NumPy arrays."""
+    y, s = _as_numpy(y_true), _as_numpy(scores)
+    if y.ndim != 1 or s.ndim != 1:
+        raise ValueError(f"y_true and scores must be 1-D (one per example); got shapes {y.shape} and {s.shape}: for "
+                         "a multi-class model pass one class's probabilities, e.g. probs[:, 1]")
+    if len(y) == 0 or len(y) != len(s):
+        raise ValueError(f"y_true has {len(y)} labels and scores has {len(s)}: they must match and not be empty")
+    if not np.isin(y, (0, 1)).all():
+        raise ValueError(f"y_true must hold 0 (negative) and 1 (positive); got values {sorted(set(y.tolist()))[:5]}")
+    s = s.astype(np.float64)
+    if not np.isfinite(s).all() or s.min() < 0 or s.max() > 1:
+        raise ValueError("scores must be finite probabilities in [0, 1]: a NaN would be counted as a negative; "
+                         "evaluate a model whose training did not diverge")
+    return y.astype(int), s
+
+
 def threshold_metrics(y_true, scores, threshold: float) -> dict[str, float]:
     """Confusion counts, precision, recall, F1 and accuracy when predicting positive for ``scores >= threshold``."""
-    y = _as_numpy(y_true).astype(int)
-    s = _as_numpy(scores).astype(np.float64)
-    if len(y) != len(s):
-        raise ValueError(f"y_true has {len(y)} labels but scores has {len(s)}: they must match")
-    if not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"threshold={threshold!r} is out of range: allowed is [0, 1]")
+    y, s = check_binary(y_true, scores)
+    threshold = checks.number("threshold", threshold, 0.0, 1.0)
     pred = (s >= threshold).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
     return {"threshold": float(threshold), "tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn),
@@ -197,12 +212,12 @@ def best_threshold(y_true, scores, objective: str = "f1", recall_floor: float = 
         raise ValueError(f"objective={objective!r} is not allowed: choose f1 or recall_floor")
     if objective == "recall_floor" and not 0.0 < recall_floor <= 1.0:
         raise ValueError(f"recall_floor={recall_floor!r} is out of range: allowed is (0, 1]")
-    y = _as_numpy(y_true).astype(int)
-    if len(y) == 0 or y.max() < 1:
+    y, s = check_binary(y_true, scores)
+    if y.max() < 1:
         raise ValueError("best_threshold needs at least one positive label (1) in y_true: choose a threshold on a "
                          "split that holds positives")
     # one pass gives precision and recall at every distinct score used as the threshold (ascending)
-    precision, recall, thresholds = skm.precision_recall_curve(y, _as_numpy(scores).astype(np.float64))
+    precision, recall, thresholds = skm.precision_recall_curve(y, s)
     precision, recall = precision[:-1], recall[:-1]  # the last point has no threshold
     if objective == "f1":
         with np.errstate(invalid="ignore", divide="ignore"):

@@ -22,7 +22,7 @@ from .batching import Batcher
 from .callbacks import Callback, ProgressBar, TrainState
 from .config import RunConfig
 from .data import Splits
-from .device import autocast, get_device, seed_everything
+from .device import as_device, autocast, get_device, seed_everything
 from .history import History
 from .models import build_model, make_optimizer
 
@@ -134,6 +134,8 @@ def check_fit(config: RunConfig, data: Splits) -> None:
     if not isinstance(data, Splits):
         raise ValueError(f"data must be a Splits from load_splits(...); got {type(data).__name__}")
     data.validate()
+    if config.batch_norm and len(data.y_train) < 2:
+        raise ValueError(f"batch_norm=True needs at least 2 training examples; {data.name} has {len(data.y_train)}")
     build_model(config, data.input_shape, data.num_classes)  # the cnn refuses non-images here, not mid-compare
     if config.augment and (data.x_train.ndim != 4 or float(data.x_train.min()) < 0 or float(data.x_train.max()) > 1):
         raise ValueError(f"augmentation needs images (N, C, H, W) with values in [0, 1]; {data.name}'s x_train has "
@@ -149,15 +151,18 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     or a callback's stop ends it with the history and best weights intact. Used by every notebook.
     """
     check_fit(config, data)
-    device = device or get_device()
+    device = as_device(device) if device is not None else get_device()
     seed_everything(config.seed, device)
     model = (model or build_model(config, data.input_shape, data.num_classes)).to(device)
     optimizer = make_optimizer(config, model.parameters())
     params = [p for p in model.parameters() if p.requires_grad]
     x_val, y_val = data.x_val.to(device, torch.float32), data.y_val.to(device)  # the models are float32
     augmenter = Augmenter(config.augment).to(device) if config.augment else None
+    # batch norm cannot normalise a batch of one example: a last batch of one is left out (a different example
+    # each epoch, as the order is reshuffled)
+    lonely_last = config.batch_norm and len(data.y_train) % config.batch_size == 1
     batcher = Batcher(data.x_train.to(device, torch.float32), data.y_train.to(device), config.batch_size,
-                      seed=config.seed)
+                      seed=config.seed, drop_last=lonely_last)
     weight = class_weights(config, data.y_train, data.num_classes)
     weight = weight.to(device) if weight is not None else None
     callbacks = [*callbacks, *([ProgressBar()] if progress else [])]

@@ -252,3 +252,45 @@ def test_a_damaged_catalog_is_reported_by_doctor_with_the_fix(monkeypatch, tmp_p
     assert doctor.main() == 1
     out = capsys.readouterr().out
     assert "dataset catalog" in out and "git checkout -- datasets/catalog.json" in out
+
+
+def test_a_fraction_typed_into_a_whole_number_box_is_refused_not_truncated(tiny):
+    panel = TrainingPanel(tiny, base=FAST)
+    panel.controls["epochs"].value = 2.7  # what the browser sends when 2.7 is typed
+    panel.run_button.click()
+    assert "epochs=2.7 must be a whole number from 1 to 1000" in html.unescape(panel.status.value)
+    assert not panel.results and not panel.running
+    panel.controls["epochs"].value = 1.0
+    assert panel.values()["epochs"] == 1 and type(panel.values()["epochs"]) is int
+
+
+def test_more_entry_points_name_their_arguments(monkeypatch):
+    from dlopt_kit.data import load_splits, make_synthetic
+    from dlopt_kit.device import as_device, configure_threads
+
+    assert len(load_splits("digits", train_per_class=np.int64(5), eval_per_class=2).y_train) == 50
+    for call, message in (
+        (lambda: load_splits("digits", train_per_class=0), "train_per_class=0 is out of range"),
+        (lambda: load_splits("cifar"), "dataset 'cifar' is not allowed"),
+        (lambda: make_synthetic("moons", n=-5), "n=-5 is out of range"),
+        (lambda: make_synthetic("moons", noise="lots"), "noise='lots' must be a number"),
+        (lambda: as_device("gpu0"), "device='gpu0' is not a device"),
+        (lambda: threshold_metrics([0, 1], [[0.2, 0.8], [0.6, 0.4]], 0.5), "must be 1-D"),
+        (lambda: threshold_metrics([0, 1], [0.2, float("nan")], 0.5), "a NaN would be counted as a negative"),
+        (lambda: threshold_metrics([], [], 0.5), "must match and not be empty"),
+        (lambda: threshold_metrics([0, 2], [0.1, 0.9], 0.5), "must hold 0 (negative) and 1 (positive)"),
+    ):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert message in str(info.value)
+    monkeypatch.setenv("DLOPT_THREADS", "100000")
+    with pytest.raises(ValueError, match="more than 4x the"):
+        configure_threads()
+
+
+def test_string_device_and_a_last_batch_of_one_with_batch_norm(tiny):
+    data = _with(tiny, x_train=tiny.x_train[:33], y_train=tiny.y_train[:33])  # 33 = one batch of 32 and one of 1
+    result = fit(FAST.replace(batch_norm=True), data, device="cpu", progress=False)
+    assert result.completed and result.device == "cpu"
+    with pytest.raises(ValueError, match="needs at least 2 training examples"):
+        fit(FAST.replace(batch_norm=True), _with(tiny, x_train=tiny.x_train[:1], y_train=tiny.y_train[:1]))

@@ -57,7 +57,7 @@ def test_missing_fashion_source_offline_names_both_ways(tmp_path, monkeypatch):
 
 
 def test_unknown_dataset():
-    with pytest.raises(DatasetError, match="dataset 'cifar' is unknown: choose one of fashion_mnist"):
+    with pytest.raises(ValueError, match="dataset 'cifar' is not allowed: choose one of fashion_mnist"):
         load_splits("cifar")
 
 
@@ -119,7 +119,7 @@ def test_synthetic_sets_are_seeded():
         x2, y2 = make_synthetic(kind, n=200, seed=4)
         assert np.array_equal(x1, x2) and np.array_equal(y1, y2) and x1.shape == (200, 2)
         assert not np.array_equal(x1, make_synthetic(kind, n=200, seed=5)[0])
-    with pytest.raises(ValueError, match="synthetic kind 'blobs'"):
+    with pytest.raises(ValueError, match="kind='blobs' is not allowed: choose one of moons"):
         make_synthetic("blobs")
 
 

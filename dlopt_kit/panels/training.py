@@ -72,7 +72,9 @@ def build_control(control: Control) -> W.Widget:
     if control.kind == "choice":
         return W.Dropdown(options=list(control.options), value=control.default, description=description, style=style)
     if control.kind == "int":
-        return W.IntText(value=control.default, description=description, style=style)
+        # a float box on purpose: an integer box would silently truncate 2.7 typed in the browser to 2, where the
+        # config can say "epochs=2.7 must be a whole number" (values() hands whole numbers back as int)
+        return W.FloatText(value=control.default, description=description, style=style)
     if control.kind == "float":
         return W.FloatText(value=control.default, description=description, style=style)
     if control.kind == "bool":
@@ -143,7 +145,15 @@ class TrainingPanel:
 
     # ------------------------------------------------------------ reading the controls
     def values(self) -> dict[str, Any]:
-        return {name: widget.value for name, widget in self.controls.items()}
+        """The controls' values; whole-number boxes give an int when they hold one (else the float, refused later)."""
+        kinds = {c.name: c.kind for c in self.spec}
+
+        def plain(name: str, value: Any) -> Any:
+            if kinds[name] == "int" and isinstance(value, float) and value.is_integer():
+                return int(value)
+            return value
+
+        return {name: plain(name, widget.value) for name, widget in self.controls.items()}
 
     def set_values(self, **values: Any) -> None:
         """Set controls by name. A value its control cannot hold (text or ``True`` in a number box, 2.7 in a
