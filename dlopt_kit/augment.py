@@ -90,11 +90,16 @@ class AugmentSpec:
 class Augmenter(nn.Module):
     """Apply an ``AugmentSpec`` to a batch ``(N, C, H, W)`` in [0, 1] on its own device, per-sample parameters."""
 
-    def __init__(self, spec: AugmentSpec) -> None:
+    def __init__(self, spec: AugmentSpec, check_range: bool = True) -> None:
         import kornia.augmentation as K  # imported here: lessons without augmentation need not load it
 
         super().__init__()
+        if not isinstance(spec, AugmentSpec):
+            raise ValueError(f"spec={spec!r} must be an AugmentSpec, e.g. AugmentSpec(rotate=15)")
         self.spec = spec
+        # values outside [0, 1] would be clamped without a word; fit checks its images once and turns this off,
+        # since a per-batch check costs a device sync on every step
+        self.check_range = check_range
         s = spec
         steps: list[nn.Module] = []
         if s.rotate or s.translate or s.scale:
@@ -120,9 +125,12 @@ class Augmenter(nn.Module):
         if x.ndim != 4:
             raise ValueError(f"augmentation needs image batches (N, C, H, W); got shape {tuple(x.shape)}: "
                              "turn augmentation off for tabular or 2-D data")
-        if not x.is_floating_point():  # dtype only: a range check here would cost a sync on every step
+        if not x.is_floating_point():
             raise ValueError(f"augmentation needs float images with values in [0, 1]; got dtype {x.dtype}: "
                              "convert with x.float() / 255")
+        if self.check_range and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+            raise ValueError(f"augmentation needs images with values in [0, 1]; these range from {float(x.min()):g} "
+                             f"to {float(x.max()):g}: divide 0-255 images by 255")
         if x.shape[1] != 3 and (self.spec.saturation or self.spec.hue):
             raise ValueError(f"saturation and hue need colour images (3 channels); these have {x.shape[1]}")
         return self.steps(x).clamp_(0.0, 1.0)

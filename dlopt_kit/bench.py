@@ -157,7 +157,7 @@ def augment(reps: int = 5, per_class: int = 1000, batch_size: int = 64) -> tuple
                          v2.RandomErasing(p=s["erase"], scale=(0.02, 0.2))])
     loader = DataLoader(_PerSample(data.x_train, data.y_train, recipe), batch_size=batch_size, shuffle=True)
     spec = AugmentSpec(**s)
-    augmenter = Augmenter(spec).to(device)
+    augmenter = Augmenter(spec, check_range=False).to(device)  # as fit builds it
     x, y = data.x_train.to(device), data.y_train.to(device)
 
     def per_sample() -> int:

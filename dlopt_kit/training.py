@@ -157,7 +157,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     optimizer = make_optimizer(config, model.parameters())
     params = [p for p in model.parameters() if p.requires_grad]
     x_val, y_val = data.x_val.to(device, torch.float32), data.y_val.to(device)  # the models are float32
-    augmenter = Augmenter(config.augment).to(device) if config.augment else None
+    augmenter = Augmenter(config.augment, check_range=False).to(device) if config.augment else None  # checked above
     # batch norm cannot normalise a batch of one example: a last batch of one is left out (a different example
     # each epoch, as the order is reshuffled)
     lonely_last = config.batch_norm and len(data.y_train) % config.batch_size == 1

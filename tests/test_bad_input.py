@@ -294,3 +294,10 @@ def test_string_device_and_a_last_batch_of_one_with_batch_norm(tiny):
     assert result.completed and result.device == "cpu"
     with pytest.raises(ValueError, match="needs at least 2 training examples"):
         fit(FAST.replace(batch_norm=True), _with(tiny, x_train=tiny.x_train[:1], y_train=tiny.y_train[:1]))
+
+
+def test_augmenter_refuses_0_255_floats_instead_of_clamping_them(tiny):
+    with pytest.raises(ValueError, match="range from 0 to 255: divide 0-255 images by 255"):
+        Augmenter(AugmentSpec(rotate=10))(tiny.x_train[:4] * 255)
+    with pytest.raises(ValueError, match="must be an AugmentSpec"):
+        Augmenter({"rotate": 10})
