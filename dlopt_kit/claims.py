@@ -1,6 +1,6 @@
 """A lesson's claim, checked the way the course's rigor rules ask: paired over seeds, with a margin.
 
-Every experiment cell ends with ``assert_gain`` or ``assert_peak_inside`` (``compare`` tables) or ``check_paired``
+Every experiment cell ends with ``assert_gain`` or ``assert_peak_inside`` (``compare`` tables) or ``assert_paired``
 (any two per-seed measurements, e.g. recall at two thresholds of the same runs). A claim holds when the mean gain
 reaches the margin **and** the gain is positive in every seed; the printout shows the per-seed gains, the mean and
 a 95 % t-interval over seeds, and a failure says which condition failed.
@@ -51,7 +51,7 @@ class PairedGain:
                 f"seeds [{per_seed}]; claimed at least {margin:+.3f} in the mean and > 0 in every seed")
 
 
-def check_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
+def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
                  margin: float = 0.0, name: str = "gain") -> PairedGain:
     """Check that ``better`` beats ``over`` seed by seed: mean gain >= ``margin`` and every seed's gain > 0.
 
@@ -99,8 +99,8 @@ def per_seed(table: pd.DataFrame, config: str, metric: str) -> pd.Series:
 def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
                 margin: float = 0.0) -> PairedGain:
     """Check a lesson's claim on a ``compare`` table: config ``better`` beats ``over`` on ``metric`` by at least
-    ``margin`` in the mean over seeds, and in every seed. See ``check_paired``."""
-    return check_paired(per_seed(table, better, metric), per_seed(table, over, metric), margin,
+    ``margin`` in the mean over seeds, and in every seed. See ``assert_paired``."""
+    return assert_paired(per_seed(table, better, metric), per_seed(table, over, metric), margin,
                         name=f"{metric}, {better} over {over}")
 
 

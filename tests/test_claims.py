@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from dlopt_kit.claims import assert_gain, assert_peak_inside, check_paired, per_seed
+from dlopt_kit.claims import assert_gain, assert_paired, assert_peak_inside, per_seed
 
 
 def runs(values: dict[str, list[float]], metric: str = "test_acc", epochs: int = 2) -> pd.DataFrame:
@@ -53,12 +53,12 @@ def test_a_single_seed_is_refused():
 
 def test_arms_must_share_their_seeds():
     with pytest.raises(ValueError, match="same seeds in both arms"):
-        check_paired({0: 0.9, 1: 0.8}, {0: 0.5, 2: 0.4})
+        assert_paired({0: 0.9, 1: 0.8}, {0: 0.5, 2: 0.4})
 
 
 def test_a_missing_value_is_refused():
     with pytest.raises(ValueError, match="NaN"):
-        check_paired({0: 0.9, 1: float("nan")}, {0: 0.5, 1: 0.4})
+        assert_paired({0: 0.9, 1: float("nan")}, {0: 0.5, 1: 0.4})
 
 
 def test_per_seed_reads_the_last_epoch_and_names_bad_input():

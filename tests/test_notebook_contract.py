@@ -24,7 +24,7 @@ def test_lesson_contract(path):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "setup(" in code[0].source, "one setup cell first"
     assert any("Panel(" in c.source for c in code), "a panel"
-    claim = re.compile(r"assert_gain\(|check_paired\(|assert_peak_inside\(|^assert ", re.M)
+    claim = re.compile(r"assert_gain\(|assert_paired\(|assert_peak_inside\(|^assert ", re.M)
     assert any(claim.search(c.source) for c in code), "a claim"
     assert any(t.startswith("## Exercises") for t in text), "exercises"
     assert any("Takeaway" in t for t in text), "a takeaway box"
