@@ -13,15 +13,12 @@ import numbers
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and not _is_numpy_bool(value)
-
-
-def _is_numpy_bool(value: Any) -> bool:
-    return type(value).__name__ == "bool_" or (hasattr(value, "dtype") and getattr(value.dtype, "kind", "") == "b")
+    return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
 def whole(name: str, value: Any, low: int, high: int | None = None) -> int:
@@ -74,7 +71,7 @@ def choice(name: str, value: Any, allowed: Sequence[str]) -> str:
 
 def flag(name: str, value: Any) -> bool:
     """True or False (NumPy's booleans too); never 0/1 or a string."""
-    if isinstance(value, bool) or _is_numpy_bool(value) and getattr(value, "ndim", 0) == 0:
+    if isinstance(value, (bool, np.bool_)):
         return bool(value)
     raise ValueError(f"{name}={value!r} must be True or False")
 
