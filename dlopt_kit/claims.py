@@ -52,7 +52,7 @@ class PairedGain:
 
 
 def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
-                 margin: float = 0.0, name: str = "gain") -> PairedGain:
+                  margin: float = 0.0, name: str = "gain") -> PairedGain:
     """Check that ``better`` beats ``over`` seed by seed: mean gain >= ``margin`` and every seed's gain > 0.
 
     ``better`` and ``over`` map seed -> value (a dict or a Series indexed by seed) and must hold the same seeds,
@@ -101,7 +101,7 @@ def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test
     """Check a lesson's claim on a ``compare`` table: config ``better`` beats ``over`` on ``metric`` by at least
     ``margin`` in the mean over seeds, and in every seed. See ``assert_paired``."""
     return assert_paired(per_seed(table, better, metric), per_seed(table, over, metric), margin,
-                        name=f"{metric}, {better} over {over}")
+                         name=f"{metric}, {better} over {over}")
 
 
 def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5) -> str:

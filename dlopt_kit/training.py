@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -100,16 +101,19 @@ def _grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
 
 
 def class_weights(config: RunConfig, y_train: torch.Tensor, num_classes: int) -> torch.Tensor | None:
-    """The cross-entropy's per-class weights: None, or for ``balanced`` n / (classes * count of the class), the
-    formula of ``sklearn.utils.class_weight.compute_class_weight`` (a test checks them against it)."""
+    """The cross-entropy's per-class weights: None, or for ``balanced`` n / (classes * count of the class), from
+    ``sklearn.utils.class_weight.compute_class_weight``."""
+    from sklearn.utils.class_weight import compute_class_weight
+
     if config.class_weight == "none":
         return None
-    counts = torch.bincount(y_train.cpu(), minlength=num_classes).float()
-    if (counts == 0).any():
-        missing = (counts == 0).nonzero().flatten().tolist()
+    y = y_train.cpu().numpy()
+    missing = sorted(set(range(num_classes)) - set(y.tolist()))
+    if missing:
         raise ValueError(f"class_weight='balanced' needs every class in the training split; class(es) {missing} "
                          "have no example")
-    return len(y_train) / (num_classes * counts)
+    weights = compute_class_weight(config.class_weight, classes=np.arange(num_classes), y=y)
+    return torch.tensor(weights, dtype=torch.float32)
 
 
 # A loss this many times the run's first loss is exploding even while it is still finite (SGD at lr=10 on the MLP
