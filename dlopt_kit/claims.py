@@ -1,7 +1,8 @@
 """A lesson's claim, checked the way the course's rigor rules ask: paired over seeds, with a margin.
 
-Every experiment cell ends with ``assert_gain`` or ``assert_peak_inside`` (``compare`` tables) or ``assert_paired``
-(any two per-seed measurements, e.g. recall at two thresholds of the same runs). A claim holds when the mean gain
+Every experiment cell ends with ``assert_gain`` or ``assert_peak_inside`` (``compare`` tables), ``assert_paired``
+(any two per-seed measurements, e.g. recall at two thresholds of the same runs) or ``assert_not_worse`` (a
+non-inferiority claim: early stopping costs at most a stated amount). A claim holds when the mean gain
 reaches the margin **and** the gain is positive in every seed; the printout shows the per-seed gains, the mean and
 a 95 % t-interval over seeds, and a failure says which condition failed.
 """
@@ -16,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .compare import final_epochs, summarize
+from .compare import best_rows, final_epochs, summarize
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,14 @@ def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, fl
     return result
 
 
-def per_seed(table: pd.DataFrame, config: str, metric: str) -> pd.Series:
-    """``metric`` of every run of ``config`` (its last recorded epoch), indexed by seed."""
+def per_seed(table: pd.DataFrame, config: str, metric: str, at: str = "last") -> pd.Series:
+    """``metric`` of every run of ``config``, indexed by seed: at its last recorded epoch (``at="last"``; the test
+    columns hold the best weights' scores at every epoch) or at its best epoch by validation (``at="best"``)."""
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
-    runs = final_epochs(table)
+    if at not in ("last", "best"):
+        raise ValueError(f"at={at!r} is not allowed: choose 'last' (the last epoch) or 'best' (the best epoch)")
+    runs = final_epochs(table) if at == "last" else best_rows(table)
     configs = list(pd.unique(table["config"]))
     if config not in configs:
         raise ValueError(f"config {config!r} is not in the table: it has {', '.join(map(str, configs))}")
@@ -97,11 +101,39 @@ def per_seed(table: pd.DataFrame, config: str, metric: str) -> pd.Series:
 
 
 def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
-                margin: float = 0.0) -> PairedGain:
+                margin: float = 0.0, at: str = "last") -> PairedGain:
     """Check a lesson's claim on a ``compare`` table: config ``better`` beats ``over`` on ``metric`` by at least
-    ``margin`` in the mean over seeds, and in every seed. See ``assert_paired``."""
-    return assert_paired(per_seed(table, better, metric), per_seed(table, over, metric), margin,
-                         name=f"{metric}, {better} over {over}")
+    ``margin`` in the mean over seeds, and in every seed. ``metric`` is read at each run's last epoch, or with
+    ``at="best"`` at its best epoch by validation (see ``per_seed``). For a metric where lower is better (a loss, a
+    gap), pass its negative as a column. See ``assert_paired``."""
+    where = "" if at == "last" else " at the best epoch"
+    return assert_paired(per_seed(table, better, metric, at), per_seed(table, over, metric, at), margin,
+                         name=f"{metric}{where}, {better} over {over}")
+
+
+def assert_not_worse(candidate: Mapping[int, float] | pd.Series, reference: Mapping[int, float] | pd.Series,
+                     tolerance: float, name: str = "value") -> PairedGain:
+    """Check a non-inferiority claim seed by seed: ``candidate`` is at most ``tolerance`` below ``reference`` in
+    every seed (e.g. early stopping keeps the validation accuracy of the full run to within 0.01). Prints the per-seed
+    differences; raises AssertionError naming the seeds that fall short."""
+    if not tolerance >= 0:
+        raise ValueError(f"tolerance={tolerance!r} must be a number >= 0")
+    candidate, reference = pd.Series(candidate, dtype=float), pd.Series(reference, dtype=float)
+    if set(candidate.index) != set(reference.index) or len(candidate) < 2:
+        raise ValueError(f"a paired claim needs the same seeds, at least 2, in both; got {sorted(candidate.index)} "
+                         f"and {sorted(reference.index)}")
+    seeds = tuple(sorted(candidate.index))
+    result = PairedGain(name, seeds, tuple(candidate[list(seeds)]), tuple(reference[list(seeds)]))
+    low, high = result.interval()
+    per = ", ".join(f"{s}: {d:+.3f}" for s, d in zip(seeds, result.gains, strict=True))
+    line = (f"{name}: difference {result.mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}) over {len(seeds)} seeds "
+            f"[{per}]; claimed at least {-tolerance:+.3f} in every seed")
+    print(line)
+    short = [s for s, d in zip(seeds, result.gains, strict=True) if not d >= -tolerance]
+    if short:
+        raise AssertionError(f"the lesson's claim does not hold: seed(s) {', '.join(map(str, short))} fall more "
+                             f"than {tolerance} below. {line}")
+    return result
 
 
 def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5) -> str:

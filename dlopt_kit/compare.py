@@ -30,7 +30,8 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
     """Train every config with every seed; return a tidy table.
 
     Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
-    (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, and ``stop_reason``.
+    (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, ``best_epoch`` (the
+    epoch those weights come from, chosen on validation) and ``stop_reason``.
     """
     if isinstance(configs, RunConfig) or not isinstance(configs, (Mapping, Sequence)) or isinstance(configs, str):
         raise ValueError(f"configs must be a list of RunConfig or a dict label -> RunConfig; got {configs!r}")
@@ -56,6 +57,7 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
         frame.insert(0, "seed", seed)
         frame.insert(0, "config", label)
         frame["test_loss"], frame["test_acc"], frame["stop_reason"] = test_loss, test_acc, result.stop_reason
+        frame["best_epoch"] = result.best_epoch
         for column, value in (extra_metrics(result, data) if extra_metrics else {}).items():
             frame[column] = value
         frames.append(frame)
@@ -76,8 +78,16 @@ def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
     return stats.reindex(pd.unique(table["config"])).rename_axis("config").reset_index()  # configs in given order
 
 
+def best_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """The record of every (config, seed) run at its best epoch: the epoch whose weights ``fit`` kept (the
+    ``best_epoch`` column; tables without it, the epoch with the lowest ``val_loss``)."""
+    if "best_epoch" in table.columns:
+        return table[table["epoch"] == table["best_epoch"]]
+    return table.loc[table.groupby(["config", "seed"], sort=False)["val_loss"].idxmin()]
+
+
 def best_epochs(table: pd.DataFrame) -> pd.DataFrame:
-    """The epoch with the lowest ``val_loss`` of every run (the weights ``fit`` keeps), one row per config and a
-    column per seed: a best epoch at or near the last one says the arm was still improving when its budget ran out."""
-    best = table.loc[table.groupby(["config", "seed"], sort=False)["val_loss"].idxmin()]
+    """The best epoch of every run (see ``best_rows``), one row per config and a column per seed: a best epoch at or
+    near the last one says the arm was still improving when its budget ran out."""
+    best = best_rows(table)
     return best.pivot(index="config", columns="seed", values="epoch").reindex(pd.unique(table["config"]))

@@ -17,6 +17,7 @@ from .augment import AugmentSpec
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 CLASS_WEIGHTS = ("none", "balanced")
+MONITORS = ("val_loss", "val_acc")
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,23 @@ class RunConfig:
     lr: float = 1e-3              # step size, in units of the optimizer's update
     batch_size: int = 128         # examples per step
     epochs: int = 5               # passes over the training set
-    weight_decay: float = 0.0     # L2 strength (decoupled for adamw)
+    weight_decay: float = 0.0     # the optimizer's decay of the weights, not of biases or norm parameters: coupled
+                                  # (added to the gradient) for sgd and adam, decoupled for adamw
+    l1: float = 0.0               # L1 penalty added to the loss: l1 * sum(|w|) over the weights
+    l2: float = 0.0               # L2 penalty added to the loss: l2 / 2 * sum(w**2) over the weights (gradient l2 * w)
     momentum: float = 0.9         # sgd only
     hidden: int = 128             # width of the MLP's hidden layers and of the CNN's head
-    dropout: float = 0.0          # probability of zeroing an activation
+    dropout: float = 0.0          # probability of zeroing a hidden unit: after each hidden layer of the MLP, in the
+                                  # CNN's head
+    input_dropout: float = 0.0    # probability of zeroing an input pixel (both models, before the first layer)
     batch_norm: bool = False      # normalise activations per batch
     grad_clip: float | None = None  # max global gradient norm; None = no clipping
     label_smoothing: float = 0.0  # cross-entropy target smoothing
     class_weight: str = "none"    # "balanced": each class's loss weighted by n / (classes * its count), as sklearn
+    patience: int = 0             # early stopping: stop when `monitor` has not improved by min_delta for this many
+                                  # epochs; 0 = never stop early
+    min_delta: float = 0.0        # the smallest change of `monitor` that counts as an improvement
+    monitor: str = "val_loss"     # "val_loss" or "val_acc": what early stopping watches and the best epoch is chosen by
     augment: AugmentSpec = AugmentSpec()  # transforms applied to each training batch; none by default
     seed: int = 0                 # model init, shuffling, dropout and augmentation
 
@@ -53,14 +63,20 @@ class RunConfig:
         put("batch_size", checks.whole("batch_size", self.batch_size, 1, 65536))
         put("epochs", checks.whole("epochs", self.epochs, 1, 1000))
         put("weight_decay", checks.number("weight_decay", self.weight_decay, 0.0, 1.0))
+        put("l1", checks.number("l1", self.l1, 0.0, 1.0))
+        put("l2", checks.number("l2", self.l2, 0.0, 1.0))
         put("momentum", checks.number("momentum", self.momentum, 0.0, 1.0, high_open=True))
         put("hidden", checks.whole("hidden", self.hidden, 1, 8192))
         put("dropout", checks.number("dropout", self.dropout, 0.0, 1.0, high_open=True))
+        put("input_dropout", checks.number("input_dropout", self.input_dropout, 0.0, 1.0, high_open=True))
         put("batch_norm", checks.flag("batch_norm", self.batch_norm))
         if self.grad_clip is not None:
             put("grad_clip", checks.number("grad_clip", self.grad_clip, 0.0, 1e6, low_open=True))
         put("label_smoothing", checks.number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True))
         put("class_weight", checks.choice("class_weight", self.class_weight, CLASS_WEIGHTS))
+        put("patience", checks.whole("patience", self.patience, 0, 1000))
+        put("min_delta", checks.number("min_delta", self.min_delta, 0.0, 1e6))
+        put("monitor", checks.choice("monitor", self.monitor, MONITORS))
         if not isinstance(self.augment, AugmentSpec):
             raise ValueError(f"augment={self.augment!r} must be an AugmentSpec, e.g. AugmentSpec(rotate=15)")
         put("seed", checks.whole("seed", self.seed, 0, 2**32 - 1))

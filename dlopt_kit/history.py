@@ -6,7 +6,8 @@ from typing import Any
 
 import pandas as pd
 
-COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm", "seconds")
+COLUMNS = ("epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm", "seconds", "weight_norm",
+           "near_zero")
 
 
 class History(list):

@@ -17,7 +17,9 @@ from .history import History
 METRIC_LABELS = {"train_loss": "training loss", "val_loss": "validation loss", "train_acc": "training accuracy",
                  "val_acc": "validation accuracy", "test_acc": "test accuracy", "lr": "learning rate",
                  "grad_norm": "gradient norm", "acc_clean": "accuracy, clean test set",
-                 "acc_shifted": "accuracy, shifted test sets (mean)"}
+                 "acc_shifted": "accuracy, shifted test sets (mean)",
+                 "gap": "train - val accuracy (eval mode)", "train_eval_acc": "training accuracy (eval mode)",
+                 "weight_norm": "weight norm (L2)", "near_zero": "share of weights near zero"}
 
 
 def _axes(ax: plt.Axes | None, ncols: int = 1, size: tuple[float, float] = (4.0, 3.0)):

@@ -20,12 +20,13 @@ from torch import nn
 
 from .augment import Augmenter
 from .batching import Batcher
-from .callbacks import Callback, ProgressBar, TrainState
+from .callbacks import Callback, EarlyStopping, ProgressBar, TrainState
 from .config import RunConfig
 from .data import Splits
 from .device import as_device, autocast, get_device, seed_everything
 from .history import History
 from .models import build_model, make_optimizer
+from .regularize import penalty, weight_stats, weights
 
 # The gradient norm in the history is the mean over every 10th step (every step when clipping): computing it
 # on every step would cost the MLP about 5% of its training time for a number that changes slowly.
@@ -147,19 +148,29 @@ def check_fit(config: RunConfig, data: Splits) -> None:
 
 
 def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), device: torch.device | None = None,
-        progress: bool = True, model: nn.Module | None = None, restore_best: bool = True) -> FitResult:
+        progress: bool = True, model: nn.Module | None = None, restore_best: bool = True,
+        measure_train: bool = False) -> FitResult:
     """Train ``config.model`` on ``data`` and return a ``FitResult``.
 
-    The best weights (lowest ``val_loss``) are kept and, with ``restore_best``, loaded into the model at the end.
-    A non-finite loss ends the run with ``stop_reason`` starting with ``diverged``; Ctrl-C (KeyboardInterrupt)
-    or a callback's stop ends it with the history and best weights intact. Used by every notebook.
+    The best weights (lowest ``val_loss``, or highest ``val_acc`` with ``config.monitor="val_acc"``) are kept and,
+    with ``restore_best``, loaded into the model at the end; ``config.patience`` adds early stopping on the same
+    metric. A non-finite or exploding loss ends the run with ``stop_reason`` starting with ``diverged``; Ctrl-C
+    (KeyboardInterrupt) or a callback's stop ends it with the history and best weights intact. Used by every notebook.
+
+    Each epoch's record holds the mean training loss and accuracy over the epoch's steps (in training mode: with
+    dropout, and without the L1/L2 penalty, so that it compares with ``val_loss``), the validation loss and accuracy,
+    ``weight_norm`` and ``near_zero`` (``regularize.weight_stats``). ``measure_train`` also evaluates the whole training
+    split in eval mode after each epoch, as the validation split is (one more forward pass over it), and records
+    ``train_eval_loss``, ``train_eval_acc`` and ``gap`` = ``train_eval_acc - val_acc``: a generalisation gap that
+    dropout's noise in the training-mode numbers does not shrink by itself.
     """
     check_fit(config, data)
     device = as_device(device) if device is not None else get_device()
     seed_everything(config.seed, device)
     model = (model or build_model(config, data.input_shape, data.num_classes)).to(device)
-    optimizer = make_optimizer(config, model.parameters())
+    optimizer = make_optimizer(config, model)
     params = [p for p in model.parameters() if p.requires_grad]
+    penalised = weights(model) if config.l1 or config.l2 else None
     x_val, y_val = data.x_val.to(device, torch.float32), data.y_val.to(device)  # the models are float32
     augmenter = Augmenter(config.augment, check_range=False).to(device) if config.augment else None  # checked above
     # batch norm cannot normalise a batch of one example: a last batch of one is left out (a different example
@@ -169,11 +180,13 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                       seed=config.seed, drop_last=lonely_last)
     weight = class_weights(config, data.y_train, data.num_classes)
     weight = weight.to(device) if weight is not None else None
-    callbacks = [*callbacks, *([ProgressBar()] if progress else [])]
+    stopper = [EarlyStopping(config.patience, config.monitor, config.min_delta)] if config.patience else []
+    callbacks = [*stopper, *callbacks, *([ProgressBar()] if progress else [])]
     per_batch = [cb for cb in callbacks if cb.wants_batches()]
     state = TrainState(config, model, optimizer, steps_per_epoch=len(batcher))
     history = History()
-    best_state, best_epoch, best_loss = None, None, math.inf
+    sign = -1.0 if config.monitor.endswith("loss") else 1.0  # larger is better after the sign
+    best_state, best_epoch, best_score = None, None, -math.inf
     first_loss, explode_at = None, math.inf
     for cb in callbacks:
         cb.on_fit_start(state=state, history=history)
@@ -192,6 +205,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                 with autocast(device):
                     logits = model(xb)
                     loss = F.cross_entropy(logits.float(), yb, weight=weight, label_smoothing=config.label_smoothing)
+                objective = loss + penalty(penalised, config.l1, config.l2) if penalised else loss
                 value = loss.item()  # the one sync per step, as in a hand-written loop that logs its loss
                 if first_loss is None:
                     first_loss, explode_at = value, EXPLODE_FACTOR * max(value, 1.0)
@@ -200,7 +214,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                     state.stop_reason = _divergence_message(config, epoch, steps + 1, value, first_loss)
                     break
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                objective.backward()
                 if config.grad_clip is not None or steps % GRAD_NORM_EVERY == 0:
                     norms.append(_grad_norm(params, config.grad_clip))
                 optimizer.step()
@@ -220,10 +234,16 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
             record = {"epoch": epoch, "train_loss": loss_sum / seen,
                       "train_acc": (torch.cat(preds) == torch.cat(targets)).float().mean().item(),
                       "val_loss": val_loss, "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"],
-                      "grad_norm": torch.stack(norms).mean().item(), "seconds": time.perf_counter() - started}
+                      "grad_norm": torch.stack(norms).mean().item(), "seconds": time.perf_counter() - started,
+                      **weight_stats(model)}
+            if measure_train:
+                record["train_eval_loss"], record["train_eval_acc"] = evaluate(model, batcher.x, batcher.y,
+                                                                               weight=weight)
+                record["gap"] = record["train_eval_acc"] - val_acc
             history.append(record)
-            if math.isfinite(val_loss) and val_loss < best_loss:
-                best_loss, best_epoch = val_loss, epoch
+            score = sign * record[config.monitor]
+            if math.isfinite(score) and score > best_score:
+                best_score, best_epoch = score, epoch
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
             for cb in callbacks:
                 cb.on_epoch_end(state=state, history=history, record=record)

@@ -57,6 +57,7 @@ def test_cnn_is_small_and_rejects_flat_inputs():
                                            ("adamw", torch.optim.AdamW)])
 def test_make_optimizer(name, cls):
     net = torch.nn.Linear(2, 2)
-    opt = make_optimizer(RunConfig(optimizer=name, lr=0.5, weight_decay=0.1), net.parameters())
+    opt = make_optimizer(RunConfig(optimizer=name, lr=0.5, weight_decay=0.1), net)
     assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.5
-    assert opt.param_groups[0]["weight_decay"] == 0.1
+    assert opt.param_groups[0]["weight_decay"] == 0.1 and opt.param_groups[0]["params"] == [net.weight]
+    assert opt.param_groups[1]["weight_decay"] == 0.0 and opt.param_groups[1]["params"] == [net.bias]

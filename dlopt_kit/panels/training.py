@@ -105,20 +105,28 @@ def best_epoch_metrics(result: FitResult, data: Splits, values: dict[str, Any]) 
     return {"val_loss": best["val_loss"] if best else None, "val_acc": best["val_acc"] if best else None}
 
 
+def default_live_plot(history: Any) -> Figure:
+    """The panel's figure after each epoch: ``plot_history``'s loss and accuracy curves."""
+    return plot_history(history, axes=Figure(figsize=(8, 3)).subplots(1, 2))
+
+
 class TrainingPanel:
     """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one.
 
     ``row_metrics(result, data, values)`` gives the columns each finished run adds to the results table (default:
-    the best epoch's validation loss and accuracy). A panel reads validation data only: the test split is kept for
-    the experiment cell that checks the lesson's claim.
+    the best epoch's validation loss and accuracy); ``live_plot(history)`` draws the figure shown after each epoch
+    (default: ``plot_history``'s loss and accuracy curves) on a ``matplotlib.figure.Figure``, not pyplot. A panel
+    reads validation data only: the test split is kept for the experiment cell that checks the lesson's claim.
     """
 
     def __init__(self, data: Splits | Callable[[dict], Splits], base: RunConfig | None = None,
                  spec: Sequence[Control] | None = None,
                  make_config: Callable[[RunConfig, dict], RunConfig] = config_from_values,
                  fit_fn: Callable[..., FitResult] = fit, title: str = "Train a model",
-                 row_metrics: Callable[[FitResult, Splits, dict], dict[str, Any]] = best_epoch_metrics) -> None:
+                 row_metrics: Callable[[FitResult, Splits, dict], dict[str, Any]] = best_epoch_metrics,
+                 live_plot: Callable[[Any], Figure] | None = None) -> None:
         self.base = base or RunConfig()
+        self.live_plot = live_plot or default_live_plot
         self.row_metrics = row_metrics
         self.spec = list(spec) if spec is not None else default_spec(self.base)
         self.data_fn = data if callable(data) else (lambda values: data)
@@ -224,8 +232,7 @@ class TrainingPanel:
         started = time.perf_counter()
 
         def on_epoch(history: Any, **_: Any) -> None:
-            fig = Figure(figsize=(8, 3))  # not pyplot: this runs outside the main thread
-            self.plot.value = figure_png(plot_history(history, axes=fig.subplots(1, 2)))
+            self.plot.value = figure_png(self.live_plot(history))  # a Figure, not pyplot: this is not the main thread
             self.plot.layout.display = None
 
         def on_step(state: Any, **_: Any) -> None:
