@@ -157,3 +157,22 @@ def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5) 
     if failed:
         raise AssertionError(f"the lesson's claim does not hold: {' and '.join(failed)} ({points})")
     return configs[peak]
+
+
+def gain_table(table: pd.DataFrame, over: str, metric: str = "test_acc", at: str = "last") -> pd.DataFrame:
+    """Every other config's paired gain over ``over`` on ``metric`` (see ``per_seed`` for ``at``): the mean over
+    seeds, its 95 % t-interval, the smallest and largest seed's gain, and whether every seed gained. Measured, not
+    asserted: for reporting effects a lesson does not claim."""
+    rows = []
+    reference = per_seed(table, over, metric, at)
+    for config in pd.unique(table["config"]):
+        if config == over:
+            continue
+        values = per_seed(table, config, metric, at)
+        gain = PairedGain(str(config), tuple(sorted(values.index)), tuple(values.sort_index()),
+                          tuple(reference.reindex(sorted(values.index))))
+        low, high = gain.interval()
+        rows.append({"config": config, f"{metric} gain": gain.mean, "95% CI low": low, "95% CI high": high,
+                     "min seed": gain.gains.min(), "max seed": gain.gains.max(),
+                     "every seed gains": bool((gain.gains > 0).all())})
+    return pd.DataFrame(rows)

@@ -26,12 +26,13 @@ def label_configs(configs: Sequence[RunConfig]) -> list[str]:
 def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits, seeds: Sequence[int] = (0, 1, 2),
             fit_fn: Callable[..., FitResult] = fit, progress: bool = True,
             extra_metrics: Callable[[FitResult, Splits], dict[str, float]] | None = None,
-            **fit_kwargs) -> pd.DataFrame:
+            models: dict | None = None, **fit_kwargs) -> pd.DataFrame:
     """Train every config with every seed; return a tidy table.
 
     Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
     (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, ``best_epoch`` (the
-    epoch those weights come from, chosen on validation) and ``stop_reason``.
+    epoch those weights come from, chosen on validation) and ``stop_reason``. Pass a dict as ``models`` to keep
+    every run's model (with its best weights) in it under ``(label, seed)``; ``fit_kwargs`` go to every ``fit``.
     """
     if isinstance(configs, RunConfig) or not isinstance(configs, (Mapping, Sequence)) or isinstance(configs, str):
         raise ValueError(f"configs must be a list of RunConfig or a dict label -> RunConfig; got {configs!r}")
@@ -52,6 +53,8 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
     runs = [(label, config, seed) for label, config in zip(labels, configs, strict=True) for seed in seeds]
     for label, config, seed in tqdm(runs, desc="runs", disable=not progress):
         result = fit_fn(config.replace(seed=seed), data, progress=False, **fit_kwargs)
+        if models is not None:
+            models[(label, seed)] = result.model
         frame = result.history.to_frame()
         test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
         frame.insert(0, "seed", seed)

@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from dlopt_kit.claims import assert_gain, assert_paired, assert_peak_inside, per_seed
+from dlopt_kit.claims import assert_gain, assert_not_worse, assert_paired, assert_peak_inside, gain_table, per_seed
 
 
 def runs(values: dict[str, list[float]], metric: str = "test_acc", epochs: int = 2) -> pd.DataFrame:
@@ -88,3 +88,38 @@ def test_peak_inside_in_the_mean_but_inverted_in_most_seeds_fails():
     table = runs({"none": [0.1, 0.6, 0.1], "mild": [0.9, 0.5, 0.5], "strong": [0.1, 0.1, 0.6]}, "score")
     with pytest.raises(AssertionError, match="only 1 of 3 seeds peak inside"):
         assert_peak_inside(table, "score")
+
+
+def test_per_seed_at_the_best_epoch_reads_the_kept_weights_epoch():
+    table = runs({"a": [0.5, 0.6]}, metric="val_acc", epochs=3)
+    table["val_acc"] = [0.1, 0.7, 0.2, 0.3, 0.4, 0.9]  # seed 0: epochs 1-3, seed 1: epochs 1-3
+    table["best_epoch"] = [2, 2, 2, 3, 3, 3]
+    assert per_seed(table, "a", "val_acc", at="best").to_dict() == {0: 0.7, 1: 0.9}
+    assert per_seed(table, "a", "val_acc").to_dict() == {0: 0.2, 1: 0.9}
+    with pytest.raises(ValueError, match="at='first' is not allowed"):
+        per_seed(table, "a", "val_acc", at="first")
+    with pytest.raises(AssertionError, match="not positive in seed"):
+        assert_gain(pd.concat([table, table.assign(config="b")]), "b", "a", "val_acc", at="best")
+
+
+def test_not_worse_allows_the_tolerance_and_names_the_seeds_below_it(capsys):
+    result = assert_not_worse({0: 0.80, 1: 0.795, 2: 0.83}, {0: 0.80, 1: 0.80, 2: 0.82}, tolerance=0.01,
+                              name="val_acc")
+    assert result.gains.round(3).tolist() == [0.0, -0.005, 0.01]
+    assert "claimed at least -0.010 in every seed" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match=r"seed\(s\) 1 fall more than 0.01 below"):
+        assert_not_worse({0: 0.80, 1: 0.78}, {0: 0.80, 1: 0.80}, tolerance=0.01)
+    with pytest.raises(ValueError, match="tolerance=-0.1"):
+        assert_not_worse({0: 1.0, 1: 1.0}, {0: 1.0, 1: 1.0}, tolerance=-0.1)
+    with pytest.raises(ValueError, match="same seeds"):
+        assert_not_worse({0: 1.0, 1: 1.0}, {0: 1.0, 2: 1.0}, tolerance=0.1)
+
+
+def test_gain_table_reports_every_config_against_the_reference_without_asserting():
+    table = runs({"none": [0.80, 0.82, 0.81], "up": [0.85, 0.86, 0.84], "mixed": [0.81, 0.80, 0.82]})
+    gains = gain_table(table, over="none").set_index("config")
+    assert list(gains.index) == ["up", "mixed"]
+    assert gains.loc["up", "test_acc gain"] == pytest.approx(0.04)
+    assert gains.loc["up", "min seed"] == pytest.approx(0.03) and gains.loc["up", "every seed gains"]
+    assert not gains.loc["mixed", "every seed gains"]  # one seed lost: reported, not raised
+    assert gains.loc["up", "95% CI low"] < 0.04 < gains.loc["up", "95% CI high"]

@@ -112,3 +112,38 @@ def test_best_epochs_are_those_of_the_lowest_validation_loss(table):
     assert list(best.index) == ["lr=0.001", "lr=0.01"] and list(best.columns) == [0, 1]
     for (config, seed), run in table.groupby(["config", "seed"]):
         assert best.loc[config, seed] == run.loc[run["val_loss"].idxmin(), "epoch"]
+
+
+def test_compare_keeps_models_and_best_rows_follow_the_monitor(tiny):
+    from dlopt_kit.compare import best_rows
+    from dlopt_kit.training import evaluate
+
+    models = {}
+    config = BASE.replace(monitor="val_acc", epochs=3)
+    table = compare({"acc": config}, tiny, seeds=(0, 1), progress=False, models=models)
+    assert set(models) == {("acc", 0), ("acc", 1)}
+    best = best_rows(table)
+    assert len(best) == 2 and (best["epoch"] == best["best_epoch"]).all()
+    for _, row in best.iterrows():  # the kept model is the best epoch's: first epoch with the highest val_acc
+        run = table[table["seed"] == row["seed"]]
+        assert row["epoch"] == run.loc[run["val_acc"].idxmax(), "epoch"]
+        assert evaluate(models[("acc", row["seed"])], tiny.x_val, tiny.y_val)[1] == row["val_acc"]
+
+
+def test_regularization_plots(tiny):
+    import matplotlib.pyplot as plt
+
+    from dlopt_kit.reg_plots import plot_regularization, plot_weight_histograms
+
+    result = fit(BASE.replace(l1=1e-3), tiny, progress=False, measure_train=True)
+    fig = plot_regularization(result.history)
+    acc, loss, norm = fig.axes
+    assert acc.get_legend_handles_labels()[1] == ["train (eval mode)", "val", "gap"]
+    assert list(norm.lines[0].get_ydata()) == result.history[:, "weight_norm"]
+    plt.close(fig)
+    plain = fit(BASE, tiny, progress=False).model
+    fig = plot_weight_histograms({"none": plain, "L1": result.model})
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert labels[0].startswith("none: ") and "|w| < 0.001" in labels[1]
+    assert fig.axes[0].get_yscale() == "log"
+    plt.close(fig)

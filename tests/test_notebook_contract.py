@@ -23,8 +23,8 @@ def test_lesson_contract(path):
     assert "CPU" in head and "GPU" in head, "how long it takes on CPU and on a GPU"
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert "setup(" in code[0].source, "one setup cell first"
-    assert any("Panel(" in c.source for c in code), "a panel"
-    claim = re.compile(r"assert_gain\(|assert_paired\(|assert_peak_inside\(|^assert ", re.M)
+    assert any("Panel(" in c.source or "_panel(" in c.source for c in code), "a panel"
+    claim = re.compile(r"assert_gain\(|assert_paired\(|assert_not_worse\(|assert_peak_inside\(|^assert ", re.M)
     assert any(claim.search(c.source) for c in code), "a claim"
     assert any(t.startswith("## Exercises") for t in text), "exercises"
     assert any("Takeaway" in t for t in text), "a takeaway box"
