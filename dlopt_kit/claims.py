@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .compare import best_rows, final_epochs, summarize
+from . import checks
+from .compare import best_rows, final_epochs
 
 
 @dataclass(frozen=True)
@@ -83,14 +84,22 @@ def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, fl
     return result
 
 
-def per_seed(table: pd.DataFrame, config: str, metric: str, at: str = "last") -> pd.Series:
+def per_seed(table: pd.DataFrame, config: str, metric: str, at: str = "last", window: int = 1) -> pd.Series:
     """``metric`` of every run of ``config``, indexed by seed: at its last recorded epoch (``at="last"``; the test
-    columns hold the best weights' scores at every epoch) or at its best epoch by validation (``at="best"``)."""
+    columns hold the best weights' scores at every epoch), or its mean over the last ``window`` epochs (a steadier
+    reading of a quantity that wobbles from epoch to epoch), or at its best epoch by validation (``at="best"``)."""
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     if at not in ("last", "best"):
         raise ValueError(f"at={at!r} is not allowed: choose 'last' (the last epoch) or 'best' (the best epoch)")
-    runs = final_epochs(table) if at == "last" else best_rows(table)
+    window = checks.whole("window", window, 1)
+    if window > 1 and at != "last":
+        raise ValueError(f"window={window} averages the last epochs: use it with at='last', not at={at!r}")
+    if window > 1:
+        ordered = table.sort_values("epoch", kind="stable").groupby(["config", "seed"], sort=False).tail(window)
+        runs = ordered.groupby(["config", "seed"], sort=False, as_index=False)[metric].mean()
+    else:
+        runs = final_epochs(table) if at == "last" else best_rows(table)
     configs = list(pd.unique(table["config"]))
     if config not in configs:
         raise ValueError(f"config {config!r} is not in the table: it has {', '.join(map(str, configs))}")
@@ -101,14 +110,15 @@ def per_seed(table: pd.DataFrame, config: str, metric: str, at: str = "last") ->
 
 
 def assert_gain(table: pd.DataFrame, better: str, over: str, metric: str = "test_acc",
-                margin: float = 0.0, at: str = "last") -> PairedGain:
+                margin: float = 0.0, at: str = "last", window: int = 1) -> PairedGain:
     """Check a lesson's claim on a ``compare`` table: config ``better`` beats ``over`` on ``metric`` by at least
-    ``margin`` in the mean over seeds, and in every seed. ``metric`` is read at each run's last epoch, or with
-    ``at="best"`` at its best epoch by validation (see ``per_seed``). For a metric where lower is better (a loss, a
-    gap), pass its negative as a column. See ``assert_paired``."""
-    where = "" if at == "last" else " at the best epoch"
-    return assert_paired(per_seed(table, better, metric, at), per_seed(table, over, metric, at), margin,
-                         name=f"{metric}{where}, {better} over {over}")
+    ``margin`` in the mean over seeds, and in every seed. ``metric`` is read at each run's last epoch (or averaged
+    over its last ``window`` epochs), or with ``at="best"`` at its best epoch by validation (see ``per_seed``). For a
+    metric where lower is better (a loss, a gap), swap the arms: ``better`` is then the one with the larger value.
+    See ``assert_paired``."""
+    where = " at the best epoch" if at == "best" else (f", mean of the last {window} epochs" if window > 1 else "")
+    return assert_paired(per_seed(table, better, metric, at, window), per_seed(table, over, metric, at, window),
+                         margin, name=f"{metric}{where}, {better} over {over}")
 
 
 def assert_not_worse(candidate: Mapping[int, float] | pd.Series, reference: Mapping[int, float] | pd.Series,
@@ -136,16 +146,19 @@ def assert_not_worse(candidate: Mapping[int, float] | pd.Series, reference: Mapp
     return result
 
 
-def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5) -> str:
-    """Check that ``metric``, read in the order the configs were given, rises then falls: the mean over seeds
-    peaks at neither end, and so does each seed's own curve in more than ``majority`` of the seeds.
+def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5, at: str = "last",
+                       lowest: bool = False) -> str:
+    """Check that ``metric``, read in the order the configs were given, rises then falls (with ``lowest``: falls
+    then rises, for a loss): the mean over seeds peaks at neither end, and so does each seed's own curve in more than
+    ``majority`` of the seeds. ``at`` reads each run's last or best epoch (see ``per_seed``).
     Prints the mean curve and each seed's peak; returns the config at the mean's peak."""
-    curve = summarize(table, metric)
-    configs = curve["config"].tolist()
-    points = ", ".join(f"{c} {m:.3f}" for c, m in zip(configs, curve["mean"], strict=True))
-    peak = int(curve["mean"].to_numpy().argmax())
-    runs = final_epochs(table).pivot(index="seed", columns="config", values=metric)[configs]
-    seed_peaks = {int(s): configs[int(np.argmax(row.to_numpy()))] for s, row in runs.iterrows()}
+    configs = list(pd.unique(table["config"]))
+    runs = pd.DataFrame({c: per_seed(table, c, metric, at) for c in configs})
+    sign = -1.0 if lowest else 1.0
+    mean = runs.mean()
+    points = ", ".join(f"{c} {m:.3f}" for c, m in mean.items())
+    peak = int(np.argmax(sign * mean.to_numpy()))
+    seed_peaks = {int(s): configs[int(np.argmax(sign * row.to_numpy()))] for s, row in runs.iterrows()}
     inside = [s for s, c in seed_peaks.items() if c not in (configs[0], configs[-1])]
     print(f"{metric} by config (mean over seeds): {points}; peak at {configs[peak]}. Peak per seed: "
           + ", ".join(f"{s}: {c}" for s, c in seed_peaks.items()))
@@ -159,13 +172,15 @@ def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5) 
     return configs[peak]
 
 
-def gain_table(table: pd.DataFrame, over: str, metric: str = "test_acc", at: str = "last") -> pd.DataFrame:
-    """Every other config's paired gain over ``over`` on ``metric`` (see ``per_seed`` for ``at``): the mean over
-    seeds, its 95 % t-interval, the smallest and largest seed's gain, and whether every seed gained. Measured, not
-    asserted: for reporting effects a lesson does not claim."""
+def gain_table(table: pd.DataFrame, over: str, metric: str = "test_acc", at: str = "last",
+               configs: list[str] | None = None) -> pd.DataFrame:
+    """The paired gain over ``over`` on ``metric`` (see ``per_seed`` for ``at``) of each of ``configs`` (default:
+    every other config), one row each, indexed by config: the mean over seeds, its 95 % t-interval, the smallest and
+    largest seed's gain, and whether every seed gained. Measured, not asserted: for reporting effects a lesson does
+    not claim."""
     rows = []
     reference = per_seed(table, over, metric, at)
-    for config in pd.unique(table["config"]):
+    for config in configs if configs is not None else pd.unique(table["config"]):
         if config == over:
             continue
         values = per_seed(table, config, metric, at)
@@ -175,4 +190,4 @@ def gain_table(table: pd.DataFrame, over: str, metric: str = "test_acc", at: str
         rows.append({"config": config, f"{metric} gain": gain.mean, "95% CI low": low, "95% CI high": high,
                      "min seed": gain.gains.min(), "max seed": gain.gains.max(),
                      "every seed gains": bool((gain.gains > 0).all())})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows).set_index("config")

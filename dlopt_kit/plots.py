@@ -60,14 +60,18 @@ def plot_comparison(table: pd.DataFrame, metric: str = "val_acc", ax: plt.Axes |
     return fig
 
 
-def plot_summary(table: pd.DataFrame, metric: str = "test_acc", ax: plt.Axes | None = None) -> Figure:
-    """``metric`` at the end of each run, per config: each seed a dot, a seed's runs joined by a thin line (the
-    pairs a paired claim compares), and the mean +/- std over seeds as a black point with error bars."""
-    from .compare import final_epochs  # compare imports training; keep plots importable on its own
+def plot_summary(table: pd.DataFrame, metric: str = "test_acc", ax: plt.Axes | None = None,
+                 at: str = "last") -> Figure:
+    """``metric`` at the end of each run (or with ``at="best"`` at its best epoch by validation), per config: each
+    seed a dot, a seed's runs joined by a thin line (the pairs a paired claim compares), and the mean +/- std over
+    seeds as a black point with error bars."""
+    from .compare import best_rows, final_epochs  # compare imports training; keep plots importable on its own
 
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
-    last = final_epochs(table)
+    if at not in ("last", "best"):
+        raise ValueError(f"at={at!r} is not allowed: choose 'last' (the last epoch) or 'best' (the best epoch)")
+    last = final_epochs(table) if at == "last" else best_rows(table)
     configs = list(pd.unique(table["config"]))
     position = {c: i for i, c in enumerate(configs)}
     fig, (ax,) = _axes(ax, size=(max(3.2, 1.1 * len(configs) + 1.4), 3.0))

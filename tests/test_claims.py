@@ -117,9 +117,27 @@ def test_not_worse_allows_the_tolerance_and_names_the_seeds_below_it(capsys):
 
 def test_gain_table_reports_every_config_against_the_reference_without_asserting():
     table = runs({"none": [0.80, 0.82, 0.81], "up": [0.85, 0.86, 0.84], "mixed": [0.81, 0.80, 0.82]})
-    gains = gain_table(table, over="none").set_index("config")
+    gains = gain_table(table, over="none")
     assert list(gains.index) == ["up", "mixed"]
     assert gains.loc["up", "test_acc gain"] == pytest.approx(0.04)
     assert gains.loc["up", "min seed"] == pytest.approx(0.03) and gains.loc["up", "every seed gains"]
     assert not gains.loc["mixed", "every seed gains"]  # one seed lost: reported, not raised
     assert gains.loc["up", "95% CI low"] < 0.04 < gains.loc["up", "95% CI high"]
+
+
+def test_window_averages_the_last_epochs_of_each_run():
+    table = runs({"a": [0.0, 0.0]}, metric="gap", epochs=4)
+    table["gap"] = [0.1, 0.2, 0.3, 0.5, 0.0, 0.0, 0.2, 0.4]
+    assert per_seed(table, "a", "gap", window=2).round(6).to_dict() == {0: 0.4, 1: 0.3}
+    assert per_seed(table, "a", "gap").to_dict() == {0: 0.5, 1: 0.4}
+    with pytest.raises(ValueError, match="use it with at='last'"):
+        per_seed(table, "a", "gap", at="best", window=2)
+    with pytest.raises(ValueError, match="window=0"):
+        per_seed(table, "a", "gap", window=0)
+
+
+def test_peak_inside_of_a_loss_is_its_lowest_point(capsys):
+    table = runs({"0": [0.61, 0.62, 0.60], "0.01": [0.57, 0.55, 0.57], "0.1": [1.0, 0.99, 1.0]}, metric="val_loss")
+    assert assert_peak_inside(table, "val_loss", lowest=True) == "0.01"
+    with pytest.raises(AssertionError, match="peaks at an end"):
+        assert_peak_inside(table, "val_loss")  # the highest loss is at an end

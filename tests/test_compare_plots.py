@@ -90,6 +90,13 @@ def test_plot_summary_draws_one_line_per_seed_and_the_mean(table):
     assert [t.get_text() for t in ax.get_xticklabels()] == ["lr=0.001", "lr=0.01"]
     with pytest.raises(ValueError, match="metric='nope'"):
         plot_summary(table, "nope")
+    plt.close(fig)
+    best = plot_summary(table, "val_loss", at="best").axes[0]  # each seed's dots sit at its lowest val_loss
+    lowest = table.groupby(["config", "seed"])["val_loss"].min()
+    for line, seed in zip(best.lines[:2], sorted(table["seed"].unique()), strict=True):
+        assert list(line.get_ydata()) == [lowest[(c, seed)] for c in ["lr=0.001", "lr=0.01"]]
+    with pytest.raises(ValueError, match="at='first'"):
+        plot_summary(table, "val_loss", at="first")
 
 
 def test_plot_examples_one_row_per_class(tiny):
