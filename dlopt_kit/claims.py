@@ -53,13 +53,10 @@ class PairedGain:
                 f"seeds [{per_seed}]; claimed at least {margin:+.3f} in the mean and > 0 in every seed")
 
 
-def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
-                  margin: float = 0.0, name: str = "gain") -> PairedGain:
-    """Check that ``better`` beats ``over`` seed by seed: mean gain >= ``margin`` and every seed's gain > 0.
-
-    ``better`` and ``over`` map seed -> value (a dict or a Series indexed by seed) and must hold the same seeds,
-    at least two. Prints one line; raises AssertionError saying which condition failed. Used by every notebook.
-    """
+def paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
+           name: str = "gain") -> PairedGain:
+    """``better`` and ``over`` (seed -> value) paired seed by seed, after checking that they hold the same seeds, at
+    least two, and no NaN."""
     better, over = pd.Series(better, dtype=float), pd.Series(over, dtype=float)
     if set(better.index) != set(over.index):
         raise ValueError(f"a paired claim needs the same seeds in both arms; got {sorted(better.index)} and "
@@ -70,7 +67,18 @@ def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, fl
     if better.isna().any() or over.isna().any():
         raise ValueError(f"{name}: a run has no value (NaN) for the claim's metric: {dict(better)} vs {dict(over)}")
     seeds = tuple(sorted(better.index))
-    result = PairedGain(name, seeds, tuple(better[list(seeds)]), tuple(over[list(seeds)]))
+    return PairedGain(name, seeds, tuple(better[list(seeds)]), tuple(over[list(seeds)]))
+
+
+def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
+                  margin: float = 0.0, name: str = "gain") -> PairedGain:
+    """Check that ``better`` beats ``over`` seed by seed: mean gain >= ``margin`` and every seed's gain > 0.
+
+    ``better`` and ``over`` map seed -> value (a dict or a Series indexed by seed) and must hold the same seeds,
+    at least two. Prints one line; raises AssertionError saying which condition failed. Used by every notebook.
+    """
+    result = paired(better, over, name)
+    seeds = result.seeds
     line = result.line(margin)
     print(line)
     failed = []
@@ -128,12 +136,8 @@ def assert_not_worse(candidate: Mapping[int, float] | pd.Series, reference: Mapp
     differences; raises AssertionError naming the seeds that fall short."""
     if not tolerance >= 0:
         raise ValueError(f"tolerance={tolerance!r} must be a number >= 0")
-    candidate, reference = pd.Series(candidate, dtype=float), pd.Series(reference, dtype=float)
-    if set(candidate.index) != set(reference.index) or len(candidate) < 2:
-        raise ValueError(f"a paired claim needs the same seeds, at least 2, in both; got {sorted(candidate.index)} "
-                         f"and {sorted(reference.index)}")
-    seeds = tuple(sorted(candidate.index))
-    result = PairedGain(name, seeds, tuple(candidate[list(seeds)]), tuple(reference[list(seeds)]))
+    result = paired(candidate, reference, name)
+    seeds = result.seeds
     low, high = result.interval()
     per = ", ".join(f"{s}: {d:+.3f}" for s, d in zip(seeds, result.gains, strict=True))
     line = (f"{name}: difference {result.mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}) over {len(seeds)} seeds "
@@ -183,9 +187,7 @@ def gain_table(table: pd.DataFrame, over: str, metric: str = "test_acc", at: str
     for config in configs if configs is not None else pd.unique(table["config"]):
         if config == over:
             continue
-        values = per_seed(table, config, metric, at)
-        gain = PairedGain(str(config), tuple(sorted(values.index)), tuple(values.sort_index()),
-                          tuple(reference.reindex(sorted(values.index))))
+        gain = paired(per_seed(table, config, metric, at), reference, str(config))
         low, high = gain.interval()
         rows.append({"config": config, f"{metric} gain": gain.mean, "95% CI low": low, "95% CI high": high,
                      "min seed": gain.gains.min(), "max seed": gain.gains.max(),
