@@ -26,13 +26,14 @@ def label_configs(configs: Sequence[RunConfig]) -> list[str]:
 def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits, seeds: Sequence[int] = (0, 1, 2),
             fit_fn: Callable[..., FitResult] = fit, progress: bool = True,
             extra_metrics: Callable[[FitResult, Splits], dict[str, float]] | None = None,
-            models: dict | None = None, **fit_kwargs) -> pd.DataFrame:
+            models: dict | None = None, results: dict | None = None, **fit_kwargs) -> pd.DataFrame:
     """Train every config with every seed; return a tidy table.
 
     Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
     (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, ``best_epoch`` (the
     epoch those weights come from, chosen on validation) and ``stop_reason``. Pass a dict as ``models`` to keep
-    every run's model (with its best weights) in it under ``(label, seed)``; ``fit_kwargs`` go to every ``fit``.
+    every run's model (with its best weights) in it under ``(label, seed)``, or as ``results`` to keep every run's
+    ``FitResult`` (its per-step record too); ``fit_kwargs`` go to every ``fit``.
     """
     if isinstance(configs, RunConfig) or not isinstance(configs, (Mapping, Sequence)) or isinstance(configs, str):
         raise ValueError(f"configs must be a list of RunConfig or a dict label -> RunConfig; got {configs!r}")
@@ -55,6 +56,8 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
         result = fit_fn(config.replace(seed=seed), data, progress=False, **fit_kwargs)
         if models is not None:
             models[(label, seed)] = result.model
+        if results is not None:
+            results[(label, seed)] = result
         frame = result.history.to_frame()
         test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
         frame.insert(0, "seed", seed)
@@ -94,3 +97,21 @@ def best_epochs(table: pd.DataFrame) -> pd.DataFrame:
     near the last one says the arm was still improving when its budget ran out."""
     best = best_rows(table)
     return best.pivot(index="config", columns="seed", values="epoch").reindex(pd.unique(table["config"]))
+
+
+def epochs_to_reach(table: pd.DataFrame, target: float, metric: str = "val_acc") -> pd.DataFrame:
+    """The first epoch at which each run's ``metric`` reached ``target`` (at least it; at most it for a loss), one row
+    per config and a column per seed. A run that never reached it within its epochs counts as its last epoch + 1:
+    it needed more than it had, and the count stays comparable."""
+    if metric not in table.columns:
+        raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
+    target = checks.finite("target", target)
+    lower = metric.endswith("loss")
+
+    def first(run: pd.DataFrame) -> int:
+        reached = run[run[metric] <= target] if lower else run[run[metric] >= target]
+        return int(reached["epoch"].min()) if len(reached) else int(run["epoch"].max()) + 1
+
+    counts = table.groupby(["config", "seed"], sort=False)[["epoch", metric]].apply(first).rename("epochs")
+    return counts.reset_index().pivot(index="config", columns="seed", values="epochs").reindex(
+        pd.unique(table["config"]))

@@ -13,10 +13,12 @@ from typing import Any
 
 from . import checks
 from .augment import AugmentSpec
+from .schedules import Schedule
 
 MODELS = ("mlp", "cnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 CLASS_WEIGHTS = ("none", "balanced")
+CLIP_BY = ("norm", "value")
 MONITORS = ("val_loss", "val_acc")
 
 
@@ -26,7 +28,9 @@ class RunConfig:
 
     model: str = "cnn"            # "mlp" or "cnn"
     optimizer: str = "adam"       # "sgd", "adam" or "adamw"
-    lr: float = 1e-3              # step size, in units of the optimizer's update
+    lr: float = 1e-3              # step size, in units of the optimizer's update; a schedule's peak
+    schedule: Schedule = Schedule()  # how the lr changes during the run: Schedule("cosine", warmup_epochs=1), or
+                                  # a kind's name; constant by default (see schedules.Schedule.help())
     batch_size: int = 128         # examples per step
     epochs: int = 5               # passes over the training set
     weight_decay: float = 0.0     # the optimizer's decay of the weights, not of biases or norm parameters: coupled
@@ -39,7 +43,9 @@ class RunConfig:
                                   # CNN's head
     input_dropout: float = 0.0    # probability of zeroing an input pixel (both models, before the first layer)
     batch_norm: bool = False      # normalise activations per batch
-    grad_clip: float | None = None  # max global gradient norm; None = no clipping
+    grad_clip: float | None = None  # clipping threshold; None = no clipping
+    clip_by: str = "norm"         # "norm": rescale the gradient when its global norm exceeds grad_clip
+                                  # (clip_grad_norm_); "value": clamp each element to +-grad_clip (clip_grad_value_)
     label_smoothing: float = 0.0  # cross-entropy target smoothing
     class_weight: str = "none"    # "balanced": each class's loss weighted by n / (classes * its count), as sklearn
     patience: int = 0             # early stopping: stop when `monitor` has not improved by min_delta for this many
@@ -60,6 +66,7 @@ class RunConfig:
         put("model", checks.choice("model", self.model, MODELS))
         put("optimizer", checks.choice("optimizer", self.optimizer, OPTIMIZERS))
         put("lr", checks.number("lr", self.lr, 0.0, 10.0, low_open=True))
+        put("schedule", Schedule.parse(self.schedule))
         put("batch_size", checks.whole("batch_size", self.batch_size, 1, 65536))
         put("epochs", checks.whole("epochs", self.epochs, 1, 1000))
         put("weight_decay", checks.number("weight_decay", self.weight_decay, 0.0, 1.0))
@@ -72,6 +79,7 @@ class RunConfig:
         put("batch_norm", checks.flag("batch_norm", self.batch_norm))
         if self.grad_clip is not None:
             put("grad_clip", checks.number("grad_clip", self.grad_clip, 0.0, 1e6, low_open=True))
+        put("clip_by", checks.choice("clip_by", self.clip_by, CLIP_BY))
         put("label_smoothing", checks.number("label_smoothing", self.label_smoothing, 0.0, 1.0, high_open=True))
         put("class_weight", checks.choice("class_weight", self.class_weight, CLASS_WEIGHTS))
         put("patience", checks.whole("patience", self.patience, 0, 1000))

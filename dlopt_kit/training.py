@@ -14,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -45,6 +46,7 @@ class FitResult:
     stop_reason: str = "completed"   # completed, early stopping: ..., stopped by the user, interrupted, diverged: ...
     device: str = "cpu"
     extra: dict = field(default_factory=dict)
+    steps: pd.DataFrame = field(default_factory=pd.DataFrame)  # one row per step: lr, loss (and grad_norm, clipped)
 
     @property
     def completed(self) -> bool:
@@ -94,11 +96,34 @@ def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> 
     return torch.cat([logits.softmax(1).cpu() for _, logits in _eval_logits(model, x, batch_size)])
 
 
-def _grad_norm(params: list[nn.Parameter], clip: float | None) -> torch.Tensor:
-    """The global gradient norm before clipping; clips to ``clip`` when it is set."""
-    if clip is not None:
-        return nn.utils.clip_grad_norm_(params, clip)
-    return nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+def _clip(params: list[nn.Parameter], config: RunConfig,
+          measure: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """Clip the gradients as ``config`` says; return the global gradient norm before clipping (None when not
+    ``measure``d and not clipping by norm) and whether this step was clipped (None without clipping): by norm when
+    the norm exceeded ``grad_clip``, by value when any element did."""
+    if config.grad_clip is not None and config.clip_by == "norm":
+        norm = nn.utils.clip_grad_norm_(params, config.grad_clip)
+        return norm, norm > config.grad_clip
+    grads = [p.grad for p in params if p.grad is not None]
+    norm = nn.utils.get_total_norm(grads) if measure else None
+    if config.grad_clip is None:
+        return norm, None
+    clipped = torch.stack([g.abs().max() for g in grads]).max() > config.grad_clip
+    nn.utils.clip_grad_value_(params, config.grad_clip)
+    return norm, clipped
+
+
+def step_frame(lrs: list[float], losses: list[float], norms: list[torch.Tensor],
+               clipped: list[torch.Tensor], epochs: list[int]) -> pd.DataFrame:
+    """The per-step record of a run: ``step`` (from 1), ``epoch``, the ``lr`` the step used, its training ``loss``,
+    and, where measured, ``grad_norm`` (before clipping) and ``clipped``."""
+    columns = {"step": np.arange(1, len(lrs) + 1), "epoch": epochs, "lr": lrs, "loss": losses}
+    if norms:
+        columns["grad_norm"] = torch.stack(norms).cpu().tolist()
+    if clipped:
+        columns["clipped"] = torch.stack(clipped).cpu().tolist()
+    n = min(len(v) for v in columns.values())  # an interrupt between two appends leaves one list a step longer
+    return pd.DataFrame({k: list(v)[:n] for k, v in columns.items()})
 
 
 def class_weights(config: RunConfig, y_train: torch.Tensor, num_classes: int) -> torch.Tensor | None:
@@ -149,7 +174,7 @@ def check_fit(config: RunConfig, data: Splits) -> None:
 
 def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), device: torch.device | None = None,
         progress: bool = True, model: nn.Module | None = None, restore_best: bool = True,
-        measure_train: bool = False) -> FitResult:
+        measure_train: bool = False, record_grad_norms: bool = False) -> FitResult:
     """Train ``config.model`` on ``data`` and return a ``FitResult``.
 
     The best weights (lowest ``val_loss``, or highest ``val_acc`` with ``config.monitor="val_acc"``) are kept and,
@@ -163,6 +188,12 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     split in eval mode after each epoch, as the validation split is (one more forward pass over it), and records
     ``train_eval_loss``, ``train_eval_acc`` and ``gap`` = ``train_eval_acc - val_acc``: a generalisation gap that
     dropout's noise in the training-mode numbers does not shrink by itself.
+
+    ``config.schedule`` sets the lr of every step (stepped per batch or per epoch, as the kind requires); the
+    result's ``steps`` table records each step's lr and loss. ``record_grad_norms`` measures the gradient norm
+    (before clipping) on every step instead of every 10th, and adds it to ``steps``; with ``grad_clip`` set it is
+    measured on every step anyway, ``steps`` says whether each step was clipped and each epoch's record has
+    ``clipped``, the share of its steps that were.
     """
     check_fit(config, data)
     device = as_device(device) if device is not None else get_device()
@@ -183,6 +214,9 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     stopper = [EarlyStopping(config.patience, config.monitor, config.min_delta)] if config.patience else []
     callbacks = [*stopper, *callbacks, *([ProgressBar()] if progress else [])]
     per_batch = [cb for cb in callbacks if cb.wants_batches()]
+    scheduler = config.schedule.build(optimizer, config.epochs, len(batcher))
+    every_step = record_grad_norms or config.grad_clip is not None
+    trace: dict[str, list] = {"lrs": [], "losses": [], "norms": [], "clipped": [], "epochs": []}
     state = TrainState(config, model, optimizer, steps_per_epoch=len(batcher))
     history = History()
     sign = -1.0 if config.monitor.endswith("loss") else 1.0  # larger is better after the sign
@@ -197,7 +231,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                 cb.on_epoch_start(state=state, history=history)
             model.train()
             started = time.perf_counter()
-            loss_sum, norms, preds, targets = 0.0, [], [], []
+            loss_sum, norms, clips, preds, targets = 0.0, [], [], [], []
             seen = steps = 0
             for xb, yb in batcher:
                 if augmenter is not None:
@@ -215,9 +249,21 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                     break
                 optimizer.zero_grad(set_to_none=True)
                 objective.backward()
-                if config.grad_clip is not None or steps % GRAD_NORM_EVERY == 0:
-                    norms.append(_grad_norm(params, config.grad_clip))
+                norm, clipped = _clip(params, config, every_step or steps % GRAD_NORM_EVERY == 0)
+                lr_now = optimizer.param_groups[0]["lr"]
                 optimizer.step()
+                if scheduler is not None and config.schedule.per_batch:
+                    scheduler.step()
+                if norm is not None:
+                    norms.append(norm)
+                if clipped is not None:
+                    clips.append(clipped)
+                for key, item in (("lrs", lr_now), ("losses", value), ("epochs", epoch)):
+                    trace[key].append(item)
+                if every_step:
+                    trace["norms"].append(norm)
+                if clipped is not None:
+                    trace["clipped"].append(clipped)
                 loss_sum += value * len(yb)
                 preds.append(logits.argmax(1))
                 targets.append(yb)
@@ -233,9 +279,13 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
             val_loss, val_acc = evaluate(model, x_val, y_val, weight=weight)
             record = {"epoch": epoch, "train_loss": loss_sum / seen,
                       "train_acc": (torch.cat(preds) == torch.cat(targets)).float().mean().item(),
-                      "val_loss": val_loss, "val_acc": val_acc, "lr": optimizer.param_groups[0]["lr"],
+                      "val_loss": val_loss, "val_acc": val_acc, "lr": trace["lrs"][-1],
                       "grad_norm": torch.stack(norms).mean().item(), "seconds": time.perf_counter() - started,
                       **weight_stats(model)}
+            if clips:
+                record["clipped"] = torch.stack(clips).float().mean().item()
+            if scheduler is not None and not config.schedule.per_batch:
+                scheduler.step()
             if measure_train:
                 record["train_eval_loss"], record["train_eval_acc"] = evaluate(model, batcher.x, batcher.y,
                                                                                weight=weight)
@@ -255,7 +305,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
         for cb in callbacks:
             cb.on_fit_end(state=state, history=history)
     result = FitResult(config, history, model, best_state, best_epoch, state.stop_reason or "completed",
-                       device=device.type)
+                       device=device.type, steps=step_frame(**trace))
     if restore_best:
         result.restore_best()
     if result.stop_reason.startswith("diverged"):

@@ -22,6 +22,7 @@ from dlopt_kit.data import Splits
 from dlopt_kit.metrics import best_threshold, report_from_probs, threshold_metrics
 from dlopt_kit.panels.augment import AugmentGallery
 from dlopt_kit.panels.training import Control, TrainingPanel, control_value
+from dlopt_kit.schedules import KINDS, PARAMS
 from dlopt_kit.training import fit
 
 FAST = RunConfig(model="mlp", epochs=1, batch_size=32)
@@ -37,7 +38,7 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 
 
 @PROPERTY
-@given(name=st.sampled_from([n for n in field_names() if n != "augment"]), value=ANYTHING)
+@given(name=st.sampled_from([n for n in field_names() if n not in ("augment", "schedule")]), value=ANYTHING)
 def test_any_runconfig_value_constructs_or_names_the_field(name, value):
     try:
         config = RunConfig(**{name: value})
@@ -46,6 +47,18 @@ def test_any_runconfig_value_constructs_or_names_the_field(name, value):
     else:
         stored = getattr(config, name)
         assert type(stored) in (int, float, str, bool, type(None))  # plain Python values, never NumPy's
+
+
+@PROPERTY
+@given(kind=st.sampled_from([*KINDS, "cosin"]), name=st.sampled_from(sorted({n for p in PARAMS.values() for n in p})),
+       value=ANYTHING)
+def test_any_schedule_parameter_constructs_or_names_the_parameter(kind, name, value):
+    try:
+        config = RunConfig(schedule={"kind": kind, name: value})
+    except ValueError as exc:
+        assert str(exc).startswith("schedule={") and (kind in str(exc) or name in str(exc))
+    else:
+        assert name in PARAMS[kind] and config.schedule.params[name] == value
 
 
 @PROPERTY

@@ -4,14 +4,16 @@
   lesson 00, and the base of every lesson's training panel.
 - ``augment``: ``AugmentGallery`` and ``config_with_augment`` (the training panel's augmentation knobs); lesson 02.
 - ``regularization``: ``regularization_panel``; lesson 05.
+- ``efficient``: ``efficient_panel`` (batch norm, schedule with a live preview, clipping); lesson 06.
 - ``evaluation``: ``ThresholdPanel`` and ``imbalance_panel``; lesson 07.
 """
 
 from .augment import AugmentGallery, config_with_augment
+from .efficient import EfficientPanel, efficient_config, efficient_panel
 from .evaluation import ThresholdPanel, imbalance_panel
 from .regularization import regularization_metrics, regularization_panel
 from .training import Control, TrainingPanel, build_control, config_from_values, dataset_loader, default_spec
 
-__all__ = ["AugmentGallery", "Control", "ThresholdPanel", "TrainingPanel", "build_control", "config_from_values",
-           "config_with_augment", "dataset_loader", "default_spec", "imbalance_panel",
-           "regularization_metrics", "regularization_panel"]
+__all__ = ["AugmentGallery", "Control", "EfficientPanel", "ThresholdPanel", "TrainingPanel", "build_control",
+           "config_from_values", "config_with_augment", "dataset_loader", "default_spec", "efficient_config",
+           "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]

@@ -115,7 +115,8 @@ class TrainingPanel:
 
     ``row_metrics(result, data, values)`` gives the columns each finished run adds to the results table (default:
     the best epoch's validation loss and accuracy); ``live_plot(history)`` draws the figure shown after each epoch
-    (default: ``plot_history``'s loss and accuracy curves) on a ``matplotlib.figure.Figure``, not pyplot. A panel
+    (default: ``plot_history``'s loss and accuracy curves) on a ``matplotlib.figure.Figure``, not pyplot;
+    ``table_values(values)`` picks the settings each results row shows (default: every control's value). A panel
     reads validation data only: the test split is kept for the experiment cell that checks the lesson's claim.
     """
 
@@ -124,8 +125,10 @@ class TrainingPanel:
                  make_config: Callable[[RunConfig, dict], RunConfig] = config_from_values,
                  fit_fn: Callable[..., FitResult] = fit, title: str = "Train a model",
                  row_metrics: Callable[[FitResult, Splits, dict], dict[str, Any]] = best_epoch_metrics,
-                 live_plot: Callable[[Any], Figure] | None = None) -> None:
+                 live_plot: Callable[[Any], Figure] | None = None,
+                 table_values: Callable[[dict], dict] | None = None) -> None:
         self.base = base or RunConfig()
+        self.table_values = table_values or (lambda values: values)
         self.live_plot = live_plot or default_live_plot
         self.row_metrics = row_metrics
         self.spec = list(spec) if spec is not None else default_spec(self.base)
@@ -247,7 +250,7 @@ class TrainingPanel:
             self._say(f"Run failed: {html.escape(self.error)}", "crimson")
         else:
             self.results.append(result)
-            self.rows.append({"run": len(self.results), **values, "epochs run": len(result.history),
+            self.rows.append({"run": len(self.results), **self.table_values(values), "epochs run": len(result.history),
                               "best epoch": result.best_epoch, **metrics,
                               "seconds": round(time.perf_counter() - started, 1),
                               "ended": result.stop_reason.split(":")[0]})
