@@ -29,7 +29,8 @@ def plot_schedules(schedules: Sequence[Schedule | str], lr: float, epochs: int, 
     for ax, schedule in zip(axes, schedules, strict=False):
         curve = lr_curve(schedule, lr, epochs, steps_per_epoch)
         ax.plot(np.arange(len(curve)) / steps_per_epoch, curve, lw=1.5)
-        ax.set_title(repr(schedule), fontsize=8)
+        params = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in schedule.params.items())
+        ax.set_title(f"{schedule.kind}\n{params}" if params else schedule.kind, fontsize=7.5)
         ax.set_ylim(0, lr * 1.08)
         ax.set_xlim(0, epochs)
         ax.set_xlabel("epoch", fontsize=8)

@@ -13,7 +13,8 @@ import nbformat
 SETUP = """from dlopt_kit import RunConfig, load_splits
 from dlopt_kit.augment import AugmentSpec
 from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, config_with_augment,
-                              dataset_loader, default_spec, imbalance_panel, regularization_panel)
+                              dataset_loader, default_spec, efficient_panel, imbalance_panel,
+                              regularization_panel)
 
 tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
@@ -30,6 +31,8 @@ panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base,
 panel = TrainingPanel(tiny, base=base, spec=knobs, make_config=config_with_augment, title="Lesson 02")"""),
     "lesson02-gallery": ("view", """panel = AugmentGallery(tiny, spec=AugmentSpec(rotate=30))"""),
     "lesson05-regularization": ("training", """panel = regularization_panel(tiny, base.replace(hidden=64))"""),
+    "lesson06-efficient": ("training", """panel = efficient_panel(tiny, base.replace(optimizer="sgd", lr=0.05))
+panel.set_values(schedule="cosine")"""),
     "lesson07-imbalance": ("training", """data = load_splits("fashion_mnist", 100, 30)
 panel = imbalance_panel(data, "Shirt", base, share=0.1)"""),
     "lesson07-threshold": ("view", """y = [0, 0, 1, 1, 1, 0, 1, 0]
