@@ -4,8 +4,9 @@ exponentially, and read a good lr off the smoothed loss curve (Smith 2017, "Cycl
 
 The ramp is PyTorch's ``ExponentialLR`` stepped after every batch. The loss is smoothed with a bias-corrected
 exponential moving average (``beta=0.95``, torch-lr-finder's smoothing; fastai's 0.98 lags the falling loss by more
-than a decade of lr over a 200-step ramp), and the test stops early once the smoothed loss is ``stop_factor`` times
-its lowest value (the lr is then far too large). Three suggestion rules are computed, and ``rule`` picks the one reported:
+than a decade of lr over a 200-step ramp), and the test stops early once the smoothed loss is ``stop_factor``
+times its lowest value (the lr is then far too large). Three suggestion rules are computed, and ``rule`` picks the
+one reported:
 
 - ``steepest`` (the default; Smith's and torch-lr-finder's): the lr where the smoothed loss falls fastest per
   decade of lr, searched below the lr of the lowest loss (past it the curve is blowing up, and its wiggles there are

@@ -104,10 +104,10 @@ def _clip(params: list[nn.Parameter], config: RunConfig,
     if config.grad_clip is not None and config.clip_by == "norm":
         norm = nn.utils.clip_grad_norm_(params, config.grad_clip)
         return norm, norm > config.grad_clip
+    if config.grad_clip is None:
+        return (nn.utils.get_total_norm([p.grad for p in params if p.grad is not None]) if measure else None), None
     grads = [p.grad for p in params if p.grad is not None]
     norm = nn.utils.get_total_norm(grads) if measure else None
-    if config.grad_clip is None:
-        return norm, None
     clipped = torch.stack([g.abs().max() for g in grads]).max() > config.grad_clip
     nn.utils.clip_grad_value_(params, config.grad_clip)
     return norm, clipped
@@ -215,8 +215,10 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     callbacks = [*stopper, *callbacks, *([ProgressBar()] if progress else [])]
     per_batch = [cb for cb in callbacks if cb.wants_batches()]
     scheduler = config.schedule.build(optimizer, config.epochs, len(batcher))
+    per_batch_schedule = scheduler is not None and config.schedule.per_batch
     every_step = record_grad_norms or config.grad_clip is not None
     trace: dict[str, list] = {"lrs": [], "losses": [], "norms": [], "clipped": [], "epochs": []}
+    trace_lrs, trace_losses, trace_epochs = trace["lrs"], trace["losses"], trace["epochs"]
     state = TrainState(config, model, optimizer, steps_per_epoch=len(batcher))
     history = History()
     sign = -1.0 if config.monitor.endswith("loss") else 1.0  # larger is better after the sign
@@ -252,14 +254,15 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                 norm, clipped = _clip(params, config, every_step or steps % GRAD_NORM_EVERY == 0)
                 lr_now = optimizer.param_groups[0]["lr"]
                 optimizer.step()
-                if scheduler is not None and config.schedule.per_batch:
+                if per_batch_schedule:
                     scheduler.step()
                 if norm is not None:
                     norms.append(norm)
                 if clipped is not None:
                     clips.append(clipped)
-                for key, item in (("lrs", lr_now), ("losses", value), ("epochs", epoch)):
-                    trace[key].append(item)
+                trace_lrs.append(lr_now)
+                trace_losses.append(value)
+                trace_epochs.append(epoch)
                 if every_step:
                     trace["norms"].append(norm)
                 if clipped is not None:
