@@ -95,7 +95,11 @@ class RunConfig:
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        """Plain values only (JSON-ready): the schedule as ``{"kind": ..., **parameters}``, which ``schedule=``
+        accepts back; the augmentation as its strengths."""
+        out = dataclasses.asdict(self)
+        out["schedule"] = {"kind": self.schedule.kind, **self.schedule.params}
+        return out
 
 
 def field_names() -> list[str]:

@@ -1,6 +1,8 @@
 """Learning-rate schedules: the spec refuses what PyTorch would misuse, the curves have their documented shapes, and
 ``fit`` uses exactly the lr ``lr_curve`` previews."""
 
+import json
+
 import numpy as np
 import pytest
 
@@ -60,6 +62,9 @@ def test_schedule_spec_is_validated_comparable_and_parsed():
     assert all(kind in Schedule.help() for kind in KINDS)
     with pytest.raises(AttributeError):
         Schedule("step").kind = "cosine"
+    config = RunConfig(schedule=Schedule("cyclic", mode="triangular2"))
+    plain = config.to_dict()["schedule"]
+    assert json.dumps(plain) and RunConfig(schedule=plain).schedule == config.schedule
 
 
 @pytest.mark.parametrize(("make", "message"), [
