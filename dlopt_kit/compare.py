@@ -101,16 +101,17 @@ def best_epochs(table: pd.DataFrame) -> pd.DataFrame:
 
 def epochs_to_reach(table: pd.DataFrame, target: float, metric: str = "val_acc") -> pd.DataFrame:
     """The first epoch at which each run's ``metric`` reached ``target`` (at least it; at most it for a loss), one row
-    per config and a column per seed. A run that never reached it within its epochs counts as its last epoch + 1:
-    it needed more than it had, and the count stays comparable."""
+    per config and a column per seed. A run that never reached it counts as the table's longest run + 1 epochs: it
+    needed more than any run had (a run that diverged in its first epoch does not count as fast)."""
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     target = checks.finite("target", target)
     lower = metric.endswith("loss")
+    never = int(table["epoch"].max()) + 1
 
     def first(run: pd.DataFrame) -> int:
         reached = run[run[metric] <= target] if lower else run[run[metric] >= target]
-        return int(reached["epoch"].min()) if len(reached) else int(run["epoch"].max()) + 1
+        return int(reached["epoch"].min()) if len(reached) else never
 
     counts = table.groupby(["config", "seed"], sort=False)[["epoch", metric]].apply(first).rename("epochs")
     return counts.reset_index().pivot(index="config", columns="seed", values="epochs").reindex(

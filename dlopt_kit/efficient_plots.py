@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .clipping import share_clipped
 from .lr_finder import LRFinderResult
@@ -99,6 +100,7 @@ def plot_grad_norms(norms: Sequence[float] | np.ndarray, threshold: float, axes:
     ax_steps.set_ylabel("gradient norm (before clipping)")
     ax_hist.set_xlabel("gradient norm")
     ax_hist.set_ylabel("steps")
+    ax_hist.yaxis.set_major_locator(MaxNLocator(integer=True))
     fig.tight_layout()
     return fig
 

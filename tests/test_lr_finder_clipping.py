@@ -158,5 +158,7 @@ def test_compare_keeps_results_and_counts_epochs_to_a_target(tiny):
     for (config, seed), run in table.groupby(["config", "seed"]):
         reached = run[run["val_acc"] >= target]["epoch"]
         assert counts.loc[config, seed] == (reached.min() if len(reached) else 4)
+    cut = table[~((table["config"] == "slow") & (table["seed"] == 0) & (table["epoch"] > 1))]  # as if it diverged
+    assert epochs_to_reach(cut, 2.0).loc["slow", 0] == 4  # never reached: the longest run + 1, not its own
     assert epochs_to_reach(table, 2.0).to_numpy().tolist() == [[4, 4], [4, 4]]  # never: epochs + 1
     assert (epochs_to_reach(table, 10.0, metric="val_loss") == 1).all().all()

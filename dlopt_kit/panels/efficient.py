@@ -69,7 +69,7 @@ def efficient_metrics(result: FitResult, data: Splits, values: dict[str, Any]) -
     if not result.history:
         return {}
     best = result.history[(result.best_epoch or 1) - 1]
-    clipped = result.steps["clipped"].mean() if "clipped" in result.steps else None
+    clipped = result.steps["clipped"].mean() if "clipped" in result.steps else float("nan")  # blank in the table
     return {"val_loss": best["val_loss"], "val_acc": best["val_acc"], "last lr": result.history[-1]["lr"],
             "clipped": clipped}
 
