@@ -27,17 +27,18 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.optim.lr_scheduler import ExponentialLR
 
 from . import checks
-from .batching import Batcher
 from .config import RunConfig
 from .data import Splits
 from .device import as_device, autocast, get_device, seed_everything
 from .models import build_model, make_optimizer
+from .training import train_batcher
 
 RULES = ("steepest", "minimum", "valley")
 
@@ -60,12 +61,9 @@ class LRFinderResult:
 
 
 def smooth(losses: np.ndarray, beta: float = 0.95) -> np.ndarray:
-    """Bias-corrected exponential moving average: ``avg = beta*avg + (1-beta)*loss``, divided by ``1 - beta**k``."""
-    out, avg = np.empty(len(losses)), 0.0
-    for k, loss in enumerate(losses, start=1):
-        avg = beta * avg + (1 - beta) * loss
-        out[k - 1] = avg / (1 - beta**k)
-    return out
+    """Bias-corrected exponential moving average: ``avg = beta*avg + (1-beta)*loss``, divided by ``1 - beta**k``,
+    which is pandas' ``ewm(alpha=1 - beta, adjust=True)``."""
+    return pd.Series(losses, dtype=float).ewm(alpha=1 - beta, adjust=True).mean().to_numpy()
 
 
 def valley_index(smoothed: np.ndarray) -> int:
@@ -122,8 +120,7 @@ def find_lr(config: RunConfig, data: Splits, model: nn.Module | None = None, sta
     net.train()
     optimizer = make_optimizer(config.replace(lr=start_lr), net)
     ramp = ExponentialLR(optimizer, gamma=(end_lr / start_lr) ** (1 / (steps - 1)))
-    batcher = Batcher(data.x_train.to(device, torch.float32), data.y_train.to(device), config.batch_size,
-                      seed=config.seed, drop_last=config.batch_norm and len(data.y_train) % config.batch_size == 1)
+    batcher = train_batcher(config, data, device)
     lrs, losses = [], []
     best, avg, stopped = math.inf, 0.0, False
     while len(lrs) < steps and not stopped:

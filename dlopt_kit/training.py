@@ -155,6 +155,15 @@ def _divergence_message(config: RunConfig, epoch: int, step: int, value: float, 
             "10x smaller, or set grad_clip. The history so far and the best weights are kept.")
 
 
+def train_batcher(config: RunConfig, data: Splits, device: torch.device) -> Batcher:
+    """The training split in shuffled batches of ``config.batch_size`` on ``device``. Batch norm cannot normalise a
+    batch of one example: with it, a last batch of one is left out (a different example each epoch, as the order is
+    reshuffled)."""
+    lonely_last = config.batch_norm and len(data.y_train) % config.batch_size == 1
+    return Batcher(data.x_train.to(device, torch.float32), data.y_train.to(device), config.batch_size,
+                   seed=config.seed, drop_last=lonely_last)
+
+
 def check_fit(config: RunConfig, data: Splits) -> None:
     """Everything ``fit`` can check before the first step: a ``RunConfig``, valid splits, a model that fits the data
     and, with augmentation, images in [0, 1]. Raises ValueError naming what is wrong (``compare`` calls it for every
@@ -204,11 +213,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     penalised = weights(model) if config.l1 or config.l2 else None
     x_val, y_val = data.x_val.to(device, torch.float32), data.y_val.to(device)  # the models are float32
     augmenter = Augmenter(config.augment, check_range=False).to(device) if config.augment else None  # checked above
-    # batch norm cannot normalise a batch of one example: a last batch of one is left out (a different example
-    # each epoch, as the order is reshuffled)
-    lonely_last = config.batch_norm and len(data.y_train) % config.batch_size == 1
-    batcher = Batcher(data.x_train.to(device, torch.float32), data.y_train.to(device), config.batch_size,
-                      seed=config.seed, drop_last=lonely_last)
+    batcher = train_batcher(config, data, device)
     weight = class_weights(config, data.y_train, data.num_classes)
     weight = weight.to(device) if weight is not None else None
     stopper = [EarlyStopping(config.patience, config.monitor, config.min_delta)] if config.patience else []
