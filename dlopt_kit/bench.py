@@ -11,6 +11,8 @@ the small CNN and the MLP, and whether the final weights are bitwise equal.
 torchvision transforms and (b) by the kit's batched on-device ``Augmenter``; prints the median ratio a/b and the
 augmentation's share of a training epoch's time.
 
+``python -m dlopt_kit.bench search`` and ``... sweep``: the tuning benchmarks (``bench_tuning``).
+
 Each prints its ratios on its last line.
 """
 
@@ -186,7 +188,7 @@ def augment(reps: int = 5, per_class: int = 1000, batch_size: int = 64) -> tuple
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlopt_kit.bench")
-    parser.add_argument("which", choices=("overhead", "batching", "augment"))
+    parser.add_argument("which", choices=("overhead", "batching", "augment", "search", "sweep"))
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
     configure_threads()
@@ -198,6 +200,18 @@ def main(argv: list[str] | None = None) -> int:
     elif args.which == "batching":
         ratio = batching(args.reps)
         print(f"batching: DataLoader/kit {ratio:.1f} (goal >= 1.3)")
+    elif args.which == "search":
+        from . import bench_tuning
+
+        res = bench_tuning.search()
+        print(" | ".join(f"search: full grid / {name} {r['ratio']:.2f} (goal >= 3)" for name, r in res.items()))
+    elif args.which == "sweep":
+        from . import bench_tuning
+
+        res = bench_tuning.sweep(reps=args.reps)
+        print("sweep: sequential/parallel " + ", ".join(f"N={n} {r:.2f}" for n, (r, _) in res.items())
+              + f" (goal {bench_tuning.device_goal(get_device())}); results match: "
+              + str(all(m for _, m in res.values())))
     else:
         ratio, share = augment(args.reps)
         print(f"augment: per-sample DataLoader/kit batched {ratio:.1f} (goal >= 5), "

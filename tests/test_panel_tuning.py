@@ -1,0 +1,41 @@
+"""Lesson 04's tuning panel, driven as a learner would: set values, click Run, Stop, a bad value, Run again."""
+
+import time
+
+import pytest
+
+from dlopt_kit.config import RunConfig
+from dlopt_kit.panels import TuningPanel
+
+BASE = RunConfig(model="mlp", hidden=16, optimizer="sgd", batch_size=32)
+
+
+def test_run_fills_the_table_and_plot_and_run_again_resumes(tiny, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the study file goes to runs/ under the working folder
+    panel = TuningPanel(tiny, BASE)
+    table = panel.run(method="random", trials=3, epochs=2)
+    assert list(table["state"]) == ["complete"] * 3 and (table["epochs"] == 2).all()
+    assert "3 trials finished" in panel.status.value and panel.plot.value and "val_acc" in panel.table.value
+    assert "test" not in panel.table.value
+    assert list((tmp_path / "runs").glob("lesson04-random-none-*.db"))
+    again = TuningPanel(tiny, BASE).run(method="random", trials=4, epochs=2)  # a new session, same settings
+    assert len(again) == 4 and again["value"].iloc[:3].tolist() == table["value"].tolist()
+
+
+def test_stop_keeps_finished_trials_and_a_bad_value_keeps_the_table(tiny):
+    panel = TuningPanel(tiny, BASE, storage="memory")
+    panel.run(method="tpe", trials=50, epochs=40, wait=False)
+    deadline = time.time() + 60
+    while time.time() < deadline and not any(t.state.name == "COMPLETE" for t in panel.study.trials):
+        time.sleep(0.05)
+    panel.stop_button.click()
+    panel.wait(10)
+    assert not panel.running and "stopped by the user" in panel.status.value
+    table = panel.trials()
+    assert "complete" in set(table["state"]) and table["state"].iloc[-1] == "fail"
+    before = panel.table.value
+    assert panel.run(trials=0) is None and "trials=0 is out of range" in panel.status.value
+    assert panel.run(trials=5, lr_low=-1.0) is None and "low=-1 must be above 0" in panel.status.value
+    assert panel.table.value == before and not panel.running
+    with pytest.raises(ValueError, match="control 'budget' does not exist"):
+        panel.set_values(budget=3)
