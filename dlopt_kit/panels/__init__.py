@@ -17,5 +17,5 @@ from .training import Control, TrainingPanel, build_control, config_from_values,
 from .tuning import TuningPanel
 
 __all__ = ["AugmentGallery", "Control", "EfficientPanel", "ThresholdPanel", "TrainingPanel", "TuningPanel",
-           "build_control", "config_from_values", "config_with_augment", "dataset_loader", "default_spec", "efficient_config",
-           "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]
+           "build_control", "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
+           "efficient_config", "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]
