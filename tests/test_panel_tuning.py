@@ -15,7 +15,7 @@ def test_run_fills_the_table_and_plot_and_run_again_resumes(tiny, tmp_path, monk
     panel = TuningPanel(tiny, BASE)
     table = panel.run(method="random", trials=3, epochs=2)
     assert list(table["state"]) == ["complete"] * 3 and (table["epochs"] == 2).all()
-    assert "3 trials finished" in panel.status.value and panel.plot.value and "val_acc" in panel.table.value
+    assert "3 trial(s) finished" in panel.status.value and panel.plot.value and "val_acc" in panel.table.value
     assert "test" not in panel.table.value
     assert list((tmp_path / "runs").glob("lesson04-random-none-*.db"))
     again = TuningPanel(tiny, BASE).run(method="random", trials=4, epochs=2)  # a new session, same settings

@@ -17,6 +17,7 @@ import ipywidgets as W
 import optuna
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..config import RunConfig
 from ..data import Splits
@@ -43,6 +44,7 @@ def plot_study(table: pd.DataFrame) -> Figure:
                    label="trial (pruned: last report)")
     ax.step(table["trial"], table["best_so_far"], where="post", color="C3", label="best so far")
     ax.set(xlabel="trial", ylabel="validation accuracy", title="study progress")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     return fig
@@ -172,7 +174,7 @@ class TuningPanel:
                 t.state.name == "COMPLETE" for t in study.trials) else ""
             colour = "orange" if stopped else "green"
             ended = "stopped by the user" if stopped else "completed"
-            self._say(f"Study {html.escape(study.study_name)}: {ended}, {finished(study)} trials finished{best}.",
+            self._say(f"Study {html.escape(study.study_name)}: {ended}, {finished(study)} trial(s) finished{best}.",
                       colour)
         finally:
             self.progress.description = "idle"

@@ -147,3 +147,43 @@ def test_view_panel_slider_changes_the_picture(page, name):
     page.wait_for_function("([el, before]) => (el.getAttribute('src') || '') !== before",
                            arg=[panel.locator("img").first.element_handle(), before], timeout=30_000)
     shot(panel, name, "after-slider")
+
+
+@pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "study"])
+def test_study_panel_run_stop_and_bad_value(page, name):
+    panel = panel_locator(page, name)
+    run, stop = panel.locator("button", has_text="Run"), panel.locator("button", has_text="Stop")
+    rows = panel.locator("table tbody tr")
+    with check(panel, name, "Run runs the study: trials fill the table and the plot, and it ends with a status"):
+        box(panel, "trials").fill("3")
+        box(panel, "trials").press("Enter")
+        box(panel, "epochs").fill("2")
+        box(panel, "epochs").press("Enter")
+        run.click()
+        panel.get_by_text("3 trial(s) finished").first.wait_for(timeout=120_000)
+        assert rows.count() == 3 and run.is_enabled() and panel.locator("img[src]").count()
+    shot(panel, name, "after-run")
+    with check(panel, name, "Stop ends a long study within 2 s and keeps its finished trials"):
+        box(panel, "trials").fill("500")
+        box(panel, "trials").press("Enter")
+        box(panel, "epochs").fill("100")
+        box(panel, "epochs").press("Enter")
+        run.click()
+        panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
+        page.wait_for_timeout(1500)
+        clicked = time.perf_counter()
+        stop.click()
+        panel.get_by_text("stopped by the user,").first.wait_for(timeout=10_000)  # the status line, not the row
+        took = time.perf_counter() - clicked
+        assert took <= 2.0, f"Stop took {took:.1f}s (allowed 2 s)"
+        panel.locator("button:not([disabled])", has_text="Run").wait_for(timeout=5_000)
+        assert "fail" in panel.locator("table").inner_text()
+    shot(panel, name, "after-stop")
+    kept = rows.count()
+    with check(panel, name, "a bad value (trials 0) shows its message and keeps every row"):
+        box(panel, "trials").fill("0")
+        box(panel, "trials").press("Enter")
+        run.click()
+        panel.get_by_text("trials=0 is out of range").first.wait_for(timeout=10_000)
+        assert rows.count() == kept and run.is_enabled(), "a bad value lost rows or started a study"
+    shot(panel, name, "bad-trials")
