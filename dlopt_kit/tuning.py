@@ -328,7 +328,7 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
     table = pd.DataFrame(rows)
     if table.empty:
         return pd.DataFrame(columns=["trial", "state", "value", "epochs", "best_so_far", "epochs_so_far"])
-    table["best_so_far"] = table["value"].cummax()
+    table["best_so_far"] = table["value"].cummax().ffill()  # cummax leaves a pruned trial's NaN in place
     table["epochs_so_far"] = table["epochs"].cumsum()
     return table
 
@@ -336,10 +336,11 @@ def trials_table(study: optuna.Study) -> pd.DataFrame:
 def repeat_search(base: RunConfig, data: Splits, space: SearchSpace, method: str, n_trials: int,
                   search_seeds: Sequence[int] = (0, 1, 2), pruner: str = "none", cache: dict | None = None,
                   grid_points: int | Mapping[str, int] = 3, startup: int = 4,
-                  progress: bool = True) -> pd.DataFrame:
+                  progress: bool = True, studies: dict | None = None) -> pd.DataFrame:
     """The same search (``method``, ``pruner``, ``n_trials``) once per search seed, each in a fresh in-memory study
     (a comparison must not resume an older run); the training seed stays ``base.seed``, so only the search differs.
-    Returns the trials tables stacked, with ``method``, ``pruner`` and ``search_seed`` columns."""
+    Returns the trials tables stacked, with ``method``, ``pruner`` and ``search_seed`` columns; pass a dict as
+    ``studies`` to keep each Optuna study in it under its search seed (for Optuna's plots)."""
     from tqdm.auto import tqdm
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -349,6 +350,8 @@ def repeat_search(base: RunConfig, data: Splits, space: SearchSpace, method: str
                                                                                startup),
                                     pruner=make_pruner(pruner, base.epochs))
         run_study(study, Objective(base, data, space, cache=cache), n_trials)
+        if studies is not None:
+            studies[seed] = study
         table = trials_table(study)
         table.insert(0, "search_seed", seed)
         table.insert(0, "pruner", pruner)
