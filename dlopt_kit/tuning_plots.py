@@ -107,7 +107,5 @@ def plot_optuna(study: optuna.Study, size: tuple[float, float] = (5, 3)) -> list
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         for draw in OPTUNA_PLOTS:
             axes = draw(study)
-            first = axes.flat[0] if isinstance(axes, np.ndarray) else axes
-            first.figure.tight_layout()
-            figures.append(first.figure)
+            figures.append((axes.flat[0] if isinstance(axes, np.ndarray) else axes).figure)
     return figures
