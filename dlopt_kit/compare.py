@@ -58,16 +58,23 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
             models[(label, seed)] = result.model
         if results is not None:
             results[(label, seed)] = result
-        frame = result.history.to_frame()
-        test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
-        frame.insert(0, "seed", seed)
-        frame.insert(0, "config", label)
-        frame["test_loss"], frame["test_acc"], frame["stop_reason"] = test_loss, test_acc, result.stop_reason
-        frame["best_epoch"] = result.best_epoch
-        for column, value in (extra_metrics(result, data) if extra_metrics else {}).items():
-            frame[column] = value
-        frames.append(frame)
+        frames.append(run_frame(label, seed, result, data, extra_metrics))
     return pd.concat(frames, ignore_index=True)
+
+
+def run_frame(label: str, seed: int, result: FitResult, data: Splits,
+              extra_metrics: Callable[[FitResult, Splits], dict[str, float]] | None = None) -> pd.DataFrame:
+    """One run's rows of ``compare``'s table: its history with ``config`` and ``seed`` in front, and the test loss
+    and accuracy of its kept weights, ``stop_reason`` and ``best_epoch`` on every row."""
+    frame = result.history.to_frame()
+    test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
+    frame.insert(0, "seed", seed)
+    frame.insert(0, "config", label)
+    frame["test_loss"], frame["test_acc"], frame["stop_reason"] = test_loss, test_acc, result.stop_reason
+    frame["best_epoch"] = result.best_epoch
+    for column, value in (extra_metrics(result, data) if extra_metrics else {}).items():
+        frame[column] = value
+    return frame
 
 
 def final_epochs(table: pd.DataFrame) -> pd.DataFrame:

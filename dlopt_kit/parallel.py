@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from . import checks
-from .compare import compare, label_configs
+from .compare import compare, label_configs, run_frame
 from .config import RunConfig
 from .data import Splits
 from .device import as_device, get_device, seed_everything
@@ -37,7 +37,6 @@ from .training import (
     FitResult,
     _divergence_message,
     check_fit,
-    evaluate,
     train_batcher,
 )
 
@@ -282,13 +281,7 @@ def sweep(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits, 
     for seed in seeds:
         results = fit_many([c.replace(seed=seed) for c in configs], data, device=device)
         for label, result in zip(labels, results, strict=True):
-            frame = result.history.to_frame()
-            test_loss, test_acc = evaluate(result.model, data.x_test, data.y_test)
-            frame.insert(0, "seed", seed)
-            frame.insert(0, "config", label)
-            frame["test_loss"], frame["test_acc"], frame["stop_reason"] = test_loss, test_acc, result.stop_reason
-            frame["best_epoch"] = result.best_epoch
-            frames[label, seed] = frame
+            frames[label, seed] = run_frame(label, seed, result, data)
     table = pd.concat([frames[label, seed] for label in labels for seed in seeds], ignore_index=True)  # compare's order
     table.attrs["parallel"] = f"parallel: {len(configs)} configs at once per seed"
     return table
