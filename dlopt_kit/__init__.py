@@ -12,7 +12,7 @@ import torch
 
 from .budget import Budget, get_budget
 from .callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar, StopOnEvent
-from .claims import assert_gain, assert_not_worse, assert_paired, assert_peak_inside
+from .claims import assert_gain, assert_not_worse, assert_paired, assert_peak_inside, paired
 from .compare import compare, label_configs, summarize
 from .config import RunConfig
 from .data import Splits, load_splits, make_synthetic
@@ -57,7 +57,7 @@ __all__ = [
     "Budget", "Callback", "EarlyStopping", "FitResult", "History", "LambdaCallback", "MLP", "ProgressBar",
     "RunConfig", "Session", "SmallCNN", "Splits", "StopOnEvent", "assert_gain", "assert_peak_inside", "build_model",
     "assert_not_worse", "assert_paired", "compare", "configure_threads", "device_name", "evaluate", "fit",
-    "get_budget", "get_device",
+    "get_budget", "get_device", "paired",
     "label_configs", "load_splits", "make_synthetic", "plot_comparison", "plot_history", "plot_summary",
     "predict_proba", "seed_everything", "setup", "summarize",
 ]

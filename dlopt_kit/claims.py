@@ -46,11 +46,15 @@ class PairedGain:
         half = stats.t.ppf(0.5 + level / 2, n - 1) * self.gains.std(ddof=1) / math.sqrt(n)
         return (self.mean - half, self.mean + half)
 
-    def line(self, margin: float) -> str:
+    def summary(self, word: str = "difference") -> str:
+        """One line, claiming nothing: the mean ``word``, its 95 % interval and every seed's value."""
         low, high = self.interval()
         per_seed = ", ".join(f"{s}: {g:+.3f}" for s, g in zip(self.seeds, self.gains, strict=True))
-        return (f"{self.name}: gain {self.mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}) over {len(self.seeds)} "
-                f"seeds [{per_seed}]; claimed at least {margin:+.3f} in the mean and > 0 in every seed")
+        return (f"{self.name}: {word} {self.mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}) over {len(self.seeds)} "
+                f"seeds [{per_seed}]")
+
+    def line(self, margin: float) -> str:
+        return f"{self.summary('gain')}; claimed at least {margin:+.3f} in the mean and > 0 in every seed"
 
 
 def paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, float] | pd.Series,
@@ -138,10 +142,7 @@ def assert_not_worse(candidate: Mapping[int, float] | pd.Series, reference: Mapp
         raise ValueError(f"tolerance={tolerance!r} must be a number >= 0")
     result = paired(candidate, reference, name)
     seeds = result.seeds
-    low, high = result.interval()
-    per = ", ".join(f"{s}: {d:+.3f}" for s, d in zip(seeds, result.gains, strict=True))
-    line = (f"{name}: difference {result.mean:+.3f} (95% CI {low:+.3f} to {high:+.3f}) over {len(seeds)} seeds "
-            f"[{per}]; claimed at least {-tolerance:+.3f} in every seed")
+    line = f"{result.summary()}; claimed at least {-tolerance:+.3f} in every seed"
     print(line)
     short = [s for s, d in zip(seeds, result.gains, strict=True) if not d >= -tolerance]
     if short:

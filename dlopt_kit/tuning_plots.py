@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping
+from functools import partial
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -80,13 +81,13 @@ def plot_best_so_far(tables: Mapping[str, pd.DataFrame], x: str = "trial", ax: p
     for name, table in tables.items():
         if x == "trial":
             curves = table.pivot(index="trial", columns="search_seed", values="best_so_far").ffill()
-            mean, std, where = curves.mean(1), curves.std(1).fillna(0), curves.index + 1
+            mean, std, where = curves.mean(axis=1), curves.std(axis=1).fillna(0), curves.index + 1
         else:  # epochs: step curves on a common axis of epochs spent
             grid = np.arange(1, int(table.groupby("search_seed")["epochs"].sum().max()) + 1)
             curves = pd.DataFrame({s: pd.Series(t["best_so_far"].values, index=t["epochs_so_far"].values)
                                    .groupby(level=0).last().reindex(grid, method="ffill")
                                    for s, t in table.groupby("search_seed")})
-            mean, std, where = curves.mean(1), curves.std(1).fillna(0), grid
+            mean, std, where = curves.mean(axis=1), curves.std(axis=1).fillna(0), grid
         ax.plot(where, mean, label=name)
         ax.fill_between(where, mean - std, mean + std, alpha=0.2)
     ax.set(xlabel="trials" if x == "trial" else "epochs spent", ylabel="best validation accuracy so far")
@@ -95,8 +96,10 @@ def plot_best_so_far(tables: Mapping[str, pd.DataFrame], x: str = "trial", ax: p
     return ax.figure
 
 
-OPTUNA_PLOTS = (ov.plot_optimization_history, ov.plot_param_importances, ov.plot_contour, ov.plot_slice,
-                ov.plot_parallel_coordinate, ov.plot_timeline)
+OPTUNA_PLOTS = (ov.plot_optimization_history,
+                # fANOVA fits a random forest: seeded, so the same study gives the same importances
+                partial(ov.plot_param_importances, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)),
+                ov.plot_contour, ov.plot_slice, ov.plot_parallel_coordinate, ov.plot_timeline)
 
 
 def plot_optuna(study: optuna.Study, size: tuple[float, float] = (5, 3)) -> list[Figure]:

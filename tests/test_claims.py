@@ -3,7 +3,15 @@
 import pandas as pd
 import pytest
 
-from dlopt_kit.claims import assert_gain, assert_not_worse, assert_paired, assert_peak_inside, gain_table, per_seed
+from dlopt_kit.claims import (
+    assert_gain,
+    assert_not_worse,
+    assert_paired,
+    assert_peak_inside,
+    gain_table,
+    paired,
+    per_seed,
+)
 
 
 def runs(values: dict[str, list[float]], metric: str = "test_acc", epochs: int = 2) -> pd.DataFrame:
@@ -141,3 +149,11 @@ def test_peak_inside_of_a_loss_is_its_lowest_point(capsys):
     assert assert_peak_inside(table, "val_loss", lowest=True) == "0.01"
     with pytest.raises(AssertionError, match="peaks at an end"):
         assert_peak_inside(table, "val_loss")  # the highest loss is at an end
+
+
+def test_paired_summary_reports_every_seed_and_claims_nothing():
+    gain = paired({0: 0.80, 1: 0.78, 2: 0.83}, {0: 0.79, 1: 0.80, 2: 0.80}, name="random over grid")
+    line = gain.summary()
+    assert line.startswith("random over grid: difference +0.007 (95% CI ")
+    assert line.endswith("over 3 seeds [0: +0.010, 1: -0.020, 2: +0.030]") and "claimed" not in line
+    assert gain.line(0.0).startswith("random over grid: gain +0.007")

@@ -47,3 +47,5 @@ def test_search_pictures_and_optunas_plots(tiny):
     assert len(fig.axes[0].lines[0].get_xdata()) == 8  # 4 trials x 2 epochs
     figures = plot_optuna(studies[0])
     assert len(figures) == 6 and isinstance(studies[0], optuna.Study)
+    importances = [[bar.get_width() for bar in plot_optuna(studies[0])[1].axes[0].patches] for _ in range(2)]
+    assert importances[0] == importances[1] and len(importances[0]) == 2  # seeded fANOVA: same study, same bars
