@@ -60,13 +60,16 @@ class Param:
         return trial.suggest_float(self.name, self.low, self.high, log=self.kind == "log")
 
     def grid(self, points: int) -> list:
-        """``points`` values spread over the range (evenly on a log scale for ``log``), or every choice."""
+        """``points`` values at the centres of equal cells of the range (equal on a log scale for ``log``), as in
+        Bergstra and Bengio's picture: not the ends, which are usually the worst values of a range; or every
+        choice."""
         if self.kind == "choice":
             return list(self.choices)
+        centres = (np.arange(points) + 0.5) / points
         if self.kind == "log":
-            values = np.geomspace(self.low, self.high, points)
+            values = self.low * (self.high / self.low) ** centres
         else:
-            values = np.linspace(self.low, self.high, points)
+            values = self.low + (self.high - self.low) * centres
         if self.kind == "int":
             return sorted({int(round(v)) for v in values})
         return [float(f"{v:.4g}") for v in values]
@@ -128,6 +131,16 @@ class SearchSpace:
         per = points if isinstance(points, Mapping) else dict.fromkeys(self.params, points)
         return {name: param.grid(checks.whole(f"points[{name!r}]", per.get(name, 3), low=2))
                 for name, param in self.params.items()}
+
+
+def lesson04_base(epochs: int = 6) -> RunConfig:
+    """Lesson 04's network and starting point: an MLP with two hidden layers of 32 units, SGD (momentum 0.9) at
+    lr 0.05, batch 128. The notebook, its panel and every shared-study worker use this one definition."""
+    return RunConfig(model="mlp", hidden=32, optimizer="sgd", lr=0.05, batch_size=128, epochs=epochs)
+
+
+#: lesson 04's search space: the lr (important) and weight decay (hardly), both on a log scale
+LESSON04_SPACE = SearchSpace({"lr": ("log", 1e-3, 1.0), "weight_decay": ("log", 1e-6, 1e-3)})
 
 
 def make_sampler(method: str, space: SearchSpace, seed: int = 0, grid_points: int | Mapping[str, int] = 3,

@@ -25,7 +25,9 @@ def plot_sweeps(sweeps: Mapping[str, pd.DataFrame], metric: str = "val_acc") -> 
         ax.errorbar(stats["value"], stats["mean"], yerr=stats["std"], marker="o", capsize=3)
         if stats["value"].min() > 0 and stats["value"].max() / stats["value"].min() >= 30:
             ax.set_xscale("log")
-        ax.set(xlabel=name, ylabel=f"best {metric}" if ax is axes[0][0] else None, title=name)
+        ax.set(xlabel=name, ylabel=f"best {metric}", title=name)
+    fig.suptitle(f"each setting alone, the others fixed: mean ± std (ddof 1) over {table['seed'].nunique()} "
+                 "training seeds; each panel has its own y-axis", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -73,23 +75,29 @@ def plot_search_points(tables: Mapping[str, pd.DataFrame], x: str = "lr", y: str
     return fig
 
 
+#: one colour per search method, the same in every figure of lesson 04
+METHOD_COLOURS = {"grid": "C0", "random": "C1", "TPE": "C2", "random, 27 trials": "C1", "random + pruning": "C3"}
+
+
 def plot_best_so_far(tables: Mapping[str, pd.DataFrame], x: str = "trial", ax: plt.Axes | None = None) -> Figure:
-    """Best validation accuracy found so far against trials (or ``x="epochs_so_far"``), mean +/- std over search
-    seeds, one line per search."""
+    """Best validation accuracy found so far against trials (or ``x="epochs_so_far"``): the mean over search seeds
+    as a line, the lowest and highest seed as a band (with 3 seeds a +/- std band would overrun 0 and 1), one
+    colour per method (``METHOD_COLOURS``)."""
     if ax is None:
         fig, ax = plt.subplots(figsize=(5, 3))
     for name, table in tables.items():
         if x == "trial":
             curves = table.pivot(index="trial", columns="search_seed", values="best_so_far").ffill()
-            mean, std, where = curves.mean(axis=1), curves.std(axis=1).fillna(0), curves.index + 1
+            where = curves.index + 1
         else:  # epochs: step curves on a common axis of epochs spent
             grid = np.arange(1, int(table.groupby("search_seed")["epochs"].sum().max()) + 1)
             curves = pd.DataFrame({s: pd.Series(t["best_so_far"].values, index=t["epochs_so_far"].values)
                                    .groupby(level=0).last().reindex(grid, method="ffill")
                                    for s, t in table.groupby("search_seed")})
-            mean, std, where = curves.mean(axis=1), curves.std(axis=1).fillna(0), grid
-        ax.plot(where, mean, label=name)
-        ax.fill_between(where, mean - std, mean + std, alpha=0.2)
+            where = grid
+        colour = METHOD_COLOURS.get(name)
+        ax.plot(where, curves.mean(axis=1), label=name, color=colour)
+        ax.fill_between(where, curves.min(axis=1), curves.max(axis=1), alpha=0.2, color=colour)
     ax.set(xlabel="trials" if x == "trial" else "epochs spent", ylabel="best validation accuracy so far")
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
@@ -102,7 +110,7 @@ OPTUNA_PLOTS = (ov.plot_optimization_history,
                 ov.plot_contour, ov.plot_slice, ov.plot_parallel_coordinate, ov.plot_timeline)
 
 
-def plot_optuna(study: optuna.Study, size: tuple[float, float] = (5, 3)) -> list[Figure]:
+def plot_optuna(study: optuna.Study, size: tuple[float, float] = (6.4, 3.6)) -> list[Figure]:
     """Optuna's matplotlib plots of ``study``: history, importances (fANOVA), contour, slice, parallel coordinates
     and timeline, each at ``size``. Optuna marks them experimental; the warning saying so is not repeated here."""
     figures = []
@@ -110,5 +118,8 @@ def plot_optuna(study: optuna.Study, size: tuple[float, float] = (5, 3)) -> list
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         for draw in OPTUNA_PLOTS:
             axes = draw(study)
-            figures.append((axes.flat[0] if isinstance(axes, np.ndarray) else axes).figure)
+            figure = (axes.flat[0] if isinstance(axes, np.ndarray) else axes).figure
+            if draw is OPTUNA_PLOTS[1] and axes.get_legend() is not None:
+                axes.get_legend().remove()  # one series: the legend only hides a bar's label
+            figures.append(figure)
     return figures

@@ -18,8 +18,10 @@ def test_run_fills_the_table_and_plot_and_run_again_resumes(tiny, tmp_path, monk
     assert "3 trial(s) finished" in panel.status.value and panel.plot.value and "val_acc" in panel.table.value
     assert "test" not in panel.table.value
     assert list((tmp_path / "runs").glob("lesson04-random-none-*.db"))
-    again = TuningPanel(tiny, BASE).run(method="random", trials=4, epochs=2)  # a new session, same settings
+    second = TuningPanel(tiny, BASE)  # a new session, same settings: resumes, runs only the missing trial
+    again = second.run(method="random", trials=4, epochs=2)
     assert len(again) == 4 and again["value"].iloc[:3].tolist() == table["value"].tolist()
+    assert "4 trial(s) finished (1 run now)" in second.status.value
 
 
 def test_stop_keeps_finished_trials_and_a_bad_value_keeps_the_table(tiny):
@@ -39,3 +41,15 @@ def test_stop_keeps_finished_trials_and_a_bad_value_keeps_the_table(tiny):
     assert panel.table.value == before and not panel.running
     with pytest.raises(ValueError, match="control 'budget' does not exist"):
         panel.set_values(budget=3)
+
+
+def test_other_data_starts_a_new_study_and_epochs_default_to_the_base(tiny, small, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    panel = TuningPanel(tiny, BASE.replace(epochs=2))
+    assert panel.values()["epochs"] == 2
+    panel.run(method="random", trials=2)
+    other = TuningPanel(small, BASE.replace(epochs=2))  # same settings, another budget's data: not resumed
+    assert other.settings(other.values())[2] != panel.settings(panel.values())[2]
+    table = other.run(method="random", trials=2)
+    assert len(table) == 2 and "resumed" not in other.status.value
+    assert len(list((tmp_path / "runs").glob("lesson04-random-none-*.db"))) == 2

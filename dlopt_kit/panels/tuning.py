@@ -1,9 +1,10 @@
 """Lesson 04's panel: run one Optuna study from the notebook, with a live best-so-far plot and a trials table.
 
 Method, trial budget, the lr and weight-decay ranges, pruner and epochs are the knobs. The study is stored under
-``runs/`` with a name made from those settings, so Run with the same settings resumes it (and runs only the missing
-trials), while changed settings start a new one. Stop ends the study after the current epoch: finished trials are
-kept, the interrupted one is marked failed. The table shows validation accuracy only.
+``runs/`` with a name made from those settings and the data, so Run with the same settings resumes it (and runs
+only the missing trials), while changed settings or other data start a new one. Stop ends the study after the
+current epoch: finished trials are kept, the interrupted one is marked failed. The table shows validation accuracy
+only.
 """
 
 from __future__ import annotations
@@ -22,13 +23,24 @@ from matplotlib.ticker import MaxNLocator
 from ..config import RunConfig
 from ..data import Splits
 from ..plots import figure_png
-from ..tuning import METHODS, PRUNERS, Objective, SearchSpace, finished, open_study, run_study, trials_table
+from ..tuning import (
+    LESSON04_SPACE,
+    METHODS,
+    PRUNERS,
+    Objective,
+    SearchSpace,
+    finished,
+    open_study,
+    run_study,
+    trials_table,
+)
 from .training import Control, build_control, control_grid, control_value
 
+_LR, _WD = LESSON04_SPACE.params["lr"], LESSON04_SPACE.params["weight_decay"]
 SPEC = (Control("method", "choice", "tpe", METHODS), Control("trials", "int", 9),
-        Control("lr_low", "float", 1e-3, label="lr from"), Control("lr_high", "float", 1.0, label="lr to"),
-        Control("wd_low", "float", 1e-6, label="weight decay from"),
-        Control("wd_high", "float", 1e-3, label="weight decay to"),
+        Control("lr_low", "float", _LR.low, label="lr from"), Control("lr_high", "float", _LR.high, label="lr to"),
+        Control("wd_low", "float", _WD.low, label="weight decay from"),
+        Control("wd_high", "float", _WD.high, label="weight decay to"),
         Control("pruner", "choice", "none", PRUNERS), Control("epochs", "int", 6))
 
 
@@ -50,13 +62,21 @@ def plot_study(table: pd.DataFrame) -> Figure:
     return fig
 
 
+def data_fingerprint(data: Splits) -> str:
+    """The dataset's name, split sizes and a hash of its labels: a study trained on other data (another budget, another
+    dataset) gets another name instead of being resumed."""
+    labels = b"".join(t.cpu().numpy().tobytes() for t in (data.y_train, data.y_val, data.y_test))
+    sizes = "/".join(str(len(t)) for t in (data.y_train, data.y_val, data.y_test))
+    return f"{data.name}:{sizes}:{hashlib.sha1(labels).hexdigest()[:12]}"
+
+
 class TuningPanel:
     """Run/Stop panel over one stored Optuna study (``runs/<name>.db``; ``storage="memory"`` keeps it in memory)."""
 
     def __init__(self, data: Splits, base: RunConfig, storage: str | None = None, prefix: str = "lesson04",
                  seed: int = 0, title: str = "Tune: one Optuna study") -> None:
         self.data, self.base, self.storage, self.prefix, self.seed = data, base, storage, prefix, seed
-        self.spec = list(SPEC)
+        self.spec = [c if c.name != "epochs" else Control("epochs", "int", base.epochs) for c in SPEC]
         self.controls = {c.name: build_control(c) for c in self.spec}
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -96,7 +116,8 @@ class TuningPanel:
         base = self.base.replace(epochs=values["epochs"])
         space = SearchSpace({"lr": ("log", values["lr_low"], values["lr_high"]),
                              "weight_decay": ("log", values["wd_low"], values["wd_high"])})
-        key = repr((values["method"], values["pruner"], space.to_dict(), base.to_dict(), self.seed))
+        key = repr((values["method"], values["pruner"], space.to_dict(), base.to_dict(), self.seed,
+                    data_fingerprint(self.data)))
         name = f"{self.prefix}-{values['method']}-{values['pruner']}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
         return space, base, name
 
@@ -163,7 +184,7 @@ class TuningPanel:
             self._show(study)
 
         try:
-            run_study(study, objective, n_trials, callbacks=[after_trial])
+            ran = run_study(study, objective, n_trials, callbacks=[after_trial])
         except Exception as exc:  # noqa: BLE001 - shown in the panel; finished trials stay in the study
             self.error = f"{type(exc).__name__}: {exc}"
             self._say(f"Study failed: {html.escape(self.error)}", "crimson")
@@ -174,8 +195,8 @@ class TuningPanel:
                 t.state.name == "COMPLETE" for t in study.trials) else ""
             colour = "orange" if stopped else "green"
             ended = "stopped by the user" if stopped else "completed"
-            self._say(f"Study {html.escape(study.study_name)}: {ended}, {finished(study)} trial(s) finished{best}.",
-                      colour)
+            self._say(f"Study {html.escape(study.study_name)}: {ended}, {finished(study)} trial(s) finished "
+                      f"({ran} run now){best}.", colour)
         finally:
             self.progress.description = "idle"
             self.run_button.disabled, self.stop_button.disabled = False, True
