@@ -4,7 +4,8 @@ PY := .venv/bin/python
 PORT ?= 8888
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup browser-setup lab test unit notebooks browser-test lint doctor bench clean
+.PHONY: setup browser-setup postgres-setup lab test unit notebooks browser-test lint doctor bench clean \
+	class-server class-server-stop class-dashboard
 
 setup:
 	@bin/setup
@@ -12,11 +13,15 @@ setup:
 browser-setup: setup
 	@bin/setup-browser
 
+# PostgreSQL's programs for the shared-study tests (the tests start their own server on loopback)
+postgres-setup: setup
+	@bin/setup-postgres
+
 lab: setup
 	@PORT=$(PORT) bin/lab
 
 # unit tests, the browser tests (tests/browser) and every notebook under nbval, in one run
-test: setup browser-setup lint
+test: setup browser-setup postgres-setup lint
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
 
 unit: setup
@@ -38,6 +43,16 @@ bench: setup
 	$(PY) -m dlopt_kit.bench overhead
 	$(PY) -m dlopt_kit.bench batching
 	$(PY) -m dlopt_kit.bench augment
+
+# classroom: one shared Optuna study on PostgreSQL (see README, "For instructors")
+class-server: setup postgres-setup
+	$(PY) -m dlopt_kit tune server start
+
+class-server-stop: setup
+	$(PY) -m dlopt_kit tune server stop
+
+class-dashboard: setup
+	$(PY) -m dlopt_kit tune dashboard
 
 clean:
 	rm -rf .venv datasets/cache datasets/raw build

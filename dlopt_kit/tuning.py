@@ -265,14 +265,15 @@ def storage_url(name: str, folder: Path | str = RUNS_DIR) -> str:
     return f"sqlite:///{(folder / f'{name}.db').resolve()}"
 
 
-def make_storage(url: str, heartbeat: int = 2, grace: int | None = None) -> optuna.storages.RDBStorage:
+def make_storage(url: str, heartbeat: int = 2, grace: int | None = None,
+                 engine_kwargs: dict[str, Any] | None = None) -> optuna.storages.RDBStorage:
     """An ``RDBStorage`` with heartbeats: a trial whose process died is marked failed after ``grace`` seconds
     (3 heartbeats by default) and its parameters are queued again for the next trial (``RetryHeartbeatStaleTrial
     Callback``), so a killed worker loses nothing that had finished and its unfinished trial is redone."""
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5; the kill-and-resume test pins them
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         return optuna.storages.RDBStorage(
-            url, heartbeat_interval=heartbeat, grace_period=grace or 3 * heartbeat,
+            url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=grace or 3 * heartbeat,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
 
 

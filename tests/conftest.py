@@ -37,3 +37,38 @@ def tiny() -> Splits:
 def small() -> Splits:
     """Fashion-MNIST, 100 training and 30 validation/test images per class."""
     return load_splits("fashion_mnist", train_per_class=100, eval_per_class=30)
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A real PostgreSQL server on loopback, in a temporary folder, with password (scram-sha-256) logins; stopped
+    and removed after the session. Skips where PostgreSQL is not installed (``make test`` installs it where apt
+    is available)."""
+    import shutil
+    import tempfile
+
+    from dlopt_kit.pgserver import PgServer, free_port
+
+    require_postgres()
+    folder = tempfile.mkdtemp(prefix="dlopt-pg-")
+    server = PgServer(folder, port=free_port()).start()
+    yield server
+    server.stop()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def require_postgres() -> None:
+    """Skip (fail under CI, where ``make test`` installs it) when PostgreSQL's programs are missing."""
+    from dlopt_kit.pgserver import INSTALL_HINT, pg_bin
+
+    if pg_bin() is None:
+        message = f"PostgreSQL is not installed: {INSTALL_HINT} (or run make test, which installs it)"
+        if os.environ.get("CI"):
+            pytest.fail(f"the shared-study tests must run in CI: {message}")
+        pytest.skip(message)
+
+
+@pytest.fixture
+def postgres() -> None:
+    """For tests that start their own PostgreSQL server: PostgreSQL's programs must be installed."""
+    require_postgres()

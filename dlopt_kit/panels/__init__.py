@@ -3,7 +3,9 @@
 - ``training``: ``TrainingPanel`` (Run, Stop, live plot, progress, results table), ``Control``, ``default_spec``;
   lesson 00, and the base of every lesson's training panel.
 - ``augment``: ``AugmentGallery`` and ``config_with_augment`` (the training panel's augmentation knobs); lesson 02.
-- ``tuning``: ``TuningPanel`` (one stored Optuna study, live best-so-far plot, trials table); lesson 04.
+- ``tuning``: ``TuningPanel`` (one stored Optuna study, live best-so-far plot, trials table, or a class's shared
+  study joined under a name); lesson 04.
+- ``leaderboard``: ``LeaderboardPanel`` (a shared study's best config per participant, refreshed live).
 - ``regularization``: ``regularization_panel``; lesson 05.
 - ``efficient``: ``efficient_panel`` (batch norm, schedule with a live preview, clipping); lesson 06.
 - ``evaluation``: ``ThresholdPanel`` and ``imbalance_panel``; lesson 07.
@@ -12,10 +14,12 @@
 from .augment import AugmentGallery, config_with_augment
 from .efficient import EfficientPanel, efficient_config, efficient_panel
 from .evaluation import ThresholdPanel, imbalance_panel
+from .leaderboard import LeaderboardPanel
 from .regularization import regularization_metrics, regularization_panel
 from .training import Control, TrainingPanel, build_control, config_from_values, dataset_loader, default_spec
 from .tuning import TuningPanel
 
-__all__ = ["AugmentGallery", "Control", "EfficientPanel", "ThresholdPanel", "TrainingPanel", "TuningPanel",
+__all__ = ["AugmentGallery", "Control", "EfficientPanel", "LeaderboardPanel", "ThresholdPanel", "TrainingPanel",
+           "TuningPanel",
            "build_control", "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
            "efficient_config", "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]

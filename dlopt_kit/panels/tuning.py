@@ -4,7 +4,8 @@ Method, trial budget, the lr and weight-decay ranges, pruner and epochs are the 
 ``runs/`` with a name made from those settings and the data, so Run with the same settings resumes it (and runs
 only the missing trials), while changed settings or other data start a new one. Stop ends the study after the
 current epoch: finished trials are kept, the interrupted one is marked failed. The table shows validation accuracy
-only.
+only. With "join class study" ticked, Run adds ``trials`` trials to the class's shared study instead (its URL from
+the box or ``DLOPT_STORAGE``), each under "your name"; the class study's own method and pruner apply.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from matplotlib.ticker import MaxNLocator
 from ..config import RunConfig
 from ..data import Splits
 from ..plots import figure_png
+from ..shared import check_data, connect, join, objective_for, storage_url, work
 from ..tuning import (
     LESSON04_SPACE,
     METHODS,
@@ -88,9 +90,17 @@ class TuningPanel:
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        style = {"description_width": "initial"}
+        self.class_controls = {
+            "join": W.Checkbox(value=False, description="join class study", indent=False),
+            "class_url": W.Password(description="class URL", placeholder="from your instructor (or DLOPT_STORAGE)",
+                                    style=style),
+            "your_name": W.Text(description="your name", placeholder="shown on the leaderboard", style=style),
+            "class_study": W.Text(value="class", description="class study", style=style)}
         self.run_button.on_click(self.on_run)
         self.stop_button.on_click(self.on_stop)
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), control_grid(list(self.controls.values())),
+                              control_grid(list(self.class_controls.values())),
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status, self.plot,
                               self.table])
 
@@ -103,8 +113,11 @@ class TuningPanel:
     def set_values(self, **values: Any) -> None:
         known = {c.name: c for c in self.spec}
         for name in values:
-            if name not in known:
-                raise ValueError(f"control {name!r} does not exist; allowed: {', '.join(known)}")
+            if name not in known and name not in self.class_controls:
+                raise ValueError(f"control {name!r} does not exist; allowed: "
+                                 f"{', '.join([*known, *self.class_controls])}")
+        for name in [n for n in values if n in self.class_controls]:
+            self.class_controls[name].value = values.pop(name)
         for name, value in {n: control_value(known[n], v) for n, v in values.items()}.items():
             self.controls[name].value = value
 
@@ -132,9 +145,14 @@ class TuningPanel:
             return
         values = self.values()
         try:
-            space, base, name = self.settings(values)
-            study = open_study(name, values["method"], space, values["pruner"], base.epochs, seed=self.seed,
-                               storage=self.storage)
+            if self.class_controls["join"].value:
+                study, runner = self._class_study(values["trials"])
+            else:
+                space, base, name = self.settings(values)
+                study = open_study(name, values["method"], space, values["pruner"], base.epochs, seed=self.seed,
+                                   storage=self.storage)
+                objective = Objective(base, self.data, space, stop=self._stop)
+                runner = lambda after: run_study(study, objective, values["trials"], callbacks=[after])  # noqa: E731
         except (ValueError, RuntimeError) as exc:  # a bad setting: say so, keep the table as it was
             self.error = str(exc)
             self._say(f"Not started: {html.escape(str(exc))}", "crimson")
@@ -142,15 +160,27 @@ class TuningPanel:
         self.error, self.study = None, study
         self._stop.clear()
         self.run_button.disabled, self.stop_button.disabled = True, False
-        self.progress.max, self.progress.value = values["trials"], finished(study)
+        self.progress.max = values["trials"] + (finished(study) if self.class_controls["join"].value else 0)
+        self.progress.value = finished(study)
         self.progress.description = "trials"
         resumed = f" (resumed: {finished(study)} finished before)" if finished(study) else ""
-        self._say(f"Study {html.escape(name)}: running{resumed}…", "black")
+        self._say(f"Study {html.escape(study.study_name)}: running{resumed}…", "black")
         self._show(study)
-        self._thread = threading.Thread(target=self._search, args=(study, Objective(base, self.data, space,
-                                                                                      stop=self._stop),
-                                                                   values["trials"]), daemon=True)
+        self._thread = threading.Thread(target=self._search, args=(study, runner), daemon=True)
         self._thread.start()
+
+    def _class_study(self, trials: Any) -> tuple[optuna.Study, Any]:
+        """The class's shared study and a runner adding ``trials`` trials under this learner's name."""
+        if not isinstance(trials, int) or trials < 1:
+            raise ValueError(f"trials={trials!r} is out of range: allowed is a whole number, at least 1")
+        name = self.class_controls["your_name"].value.strip()
+        if len(name) > 40:
+            raise ValueError(f"your name={name[:50]!r} is too long: at most 40 characters")
+        url = self.class_controls["class_url"].value.strip() or storage_url()
+        study = join(connect(url), self.class_controls["class_study"].value.strip())
+        check_data(study, self.data)
+        objective = objective_for(study, self.data, name, stop=self._stop)
+        return study, lambda after: work(study, objective, add=trials, on_trial=lambda t: after(study, t))
 
     def on_stop(self, _button: Any = None) -> None:
         self._stop.set()
@@ -178,13 +208,13 @@ class TuningPanel:
         return self.trials() if self.error is None else None
 
     # ------------------------------------------------------------ the worker thread
-    def _search(self, study: optuna.Study, objective: Objective, n_trials: int) -> None:
+    def _search(self, study: optuna.Study, runner: Any) -> None:
         def after_trial(study: optuna.Study, _trial: Any) -> None:
             self.progress.value = min(finished(study), self.progress.max)
             self._show(study)
 
         try:
-            ran = run_study(study, objective, n_trials, callbacks=[after_trial])
+            ran = runner(after_trial)
         except Exception as exc:  # noqa: BLE001 - shown in the panel; finished trials stay in the study
             self.error = f"{type(exc).__name__}: {exc}"
             self._say(f"Study failed: {html.escape(self.error)}", "crimson")
@@ -207,7 +237,7 @@ class TuningPanel:
             return
         self.plot.value = figure_png(plot_study(table))
         self.plot.layout.display = None
-        columns = [c for c in ("trial", "state", "value", "lr", "weight_decay", "epochs", "stop_reason")
+        columns = [c for c in ("trial", "name", "state", "value", "lr", "weight_decay", "epochs", "stop_reason")
                    if c in table]
         shown = table[columns].rename(columns={"value": "val_acc"})
         self.table.value = shown.to_html(index=False, float_format="{:.4g}".format, na_rep="")
