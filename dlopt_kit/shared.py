@@ -238,4 +238,5 @@ def leaderboard(study: optuna.Study) -> pd.DataFrame:
     board = best.set_index("name").join(finished, how="outer").reset_index()
     board = board.rename(columns={"value": "best val_acc"}).sort_values("best val_acc", ascending=False,
                                                                         na_position="last")
-    return board.reset_index(drop=True)
+    first = ["name", "best val_acc", "trial"]
+    return board[first + [c for c in board.columns if c not in first]].reset_index(drop=True)

@@ -42,17 +42,52 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+CLASS_STUDY = "browser-class"
+
+
 @pytest.fixture(scope="session")
-def lab_url():
-    """Start JupyterLab the way ``make lab`` does (127.0.0.1, a token, --allow-root only for root); yield its
-    notebook URL for the panels notebook; stop it afterwards."""
+def class_storage():
+    """The class study the leaderboard panel watches: on a real PostgreSQL server on loopback (SQLite under
+    build/browser where PostgreSQL is not installed, outside CI), holding real trials by two named learners, one
+    name with HTML in it."""
+    from dlopt_kit.data import load_splits
+    from dlopt_kit.pgserver import PgServer, free_port, pg_bin
+    from dlopt_kit.shared import connect, create_shared, objective_for, work
+
+    server, folder = None, None
+    if pg_bin() is not None:
+        import tempfile
+
+        folder = tempfile.mkdtemp(prefix="dlopt-pg-browser-")
+        server = PgServer(folder, port=free_port()).start()
+        url = server.url()
+    elif os.environ.get("CI"):
+        pytest.fail("the leaderboard's browser test needs PostgreSQL in CI: run make postgres-setup")
+    else:
+        (ROOT / "build" / "browser").mkdir(parents=True, exist_ok=True)
+        (ROOT / "build" / "browser" / "class.db").unlink(missing_ok=True)
+        url = f"sqlite:///{ROOT / 'build' / 'browser' / 'class.db'}"
+    study = create_shared(connect(url), CLASS_STUDY, method="random", pruner="none")
+    tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
+    for learner in ("<b>Ada</b>", "Grace"):
+        work(study, objective_for(study, tiny, learner), add=1)
+    yield url
+    if server is not None:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def lab_url(class_storage):
+    """Start JupyterLab the way ``make lab`` does (127.0.0.1, a token, --allow-root only for root), with the class
+    study's URL in ``DLOPT_STORAGE`` as a student would have it; yield the panels notebook's URL; stop it after."""
     notebook = write_notebook(ROOT / "build" / "browser" / "panels.ipynb")
     port, token = _free_port(), secrets.token_hex(16)
     extra = ["--allow-root"] if os.geteuid() == 0 else []
     log = open(ROOT / "build" / "browser" / "lab.log", "w")  # noqa: SIM115 - closed below
     lab = subprocess.Popen([sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
                             f"--port={port}", "--ServerApp.port_retries=0", f"--ServerApp.root_dir={ROOT}",
-                            *extra], env={**os.environ, "JUPYTER_TOKEN": token},
+                            *extra], env={**os.environ, "JUPYTER_TOKEN": token, "DLOPT_STORAGE": class_storage},
                            stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.time() + 90

@@ -14,13 +14,13 @@ SETUP = """from dlopt_kit import RunConfig, load_splits
 from dlopt_kit.augment import AugmentSpec
 from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, config_with_augment,
                               dataset_loader, default_spec, efficient_panel, imbalance_panel,
-                              regularization_panel, TuningPanel)
+                              regularization_panel, LeaderboardPanel, TuningPanel)
 
 tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
 
 # name -> (kind, code that builds it as `panel`); kind "training" gets Run/Stop/bad-value checks, "study" the same
-# for a search (rows are trials), "view" a slider one
+# for a search (rows are trials), "board" Watch/Stop/bad-value on the class study, "view" a slider one
 PANELS: dict[str, tuple[str, str]] = {
     "lesson00-training": ("training", """datasets = ("fashion_mnist", "digits", "breast_cancer", "moons")
 panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base, datasets), title="Lesson 00")"""),
@@ -32,6 +32,7 @@ panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base,
 panel = TrainingPanel(tiny, base=base, spec=knobs, make_config=config_with_augment, title="Lesson 02")"""),
     "lesson02-gallery": ("view", """panel = AugmentGallery(tiny, spec=AugmentSpec(rotate=30))"""),
     "lesson04-tuning": ("study", """panel = TuningPanel(tiny, base.replace(optimizer="sgd"), storage="memory")"""),
+    "class-leaderboard": ("board", """panel = LeaderboardPanel("browser-class", every=1)"""),
     "lesson05-regularization": ("training", """panel = regularization_panel(tiny, base.replace(hidden=64))"""),
     "lesson06-efficient": ("training", """panel = efficient_panel(tiny, base.replace(optimizer="sgd", lr=0.05))
 panel.set_values(schedule="cosine")"""),

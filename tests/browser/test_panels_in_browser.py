@@ -187,3 +187,40 @@ def test_study_panel_run_stop_and_bad_value(page, name):
         panel.get_by_text("trials=0 is out of range").first.wait_for(timeout=10_000)
         assert rows.count() == kept and run.is_enabled(), "a bad value lost rows or started a study"
     shot(panel, name, "bad-trials")
+
+
+def test_study_panel_join_box_refuses_other_data(page):
+    panel = panel_locator(page, "lesson04-tuning")
+    with check(panel, "lesson04-tuning", "joining the class study with another budget's data is refused by name"):
+        panel.get_by_text("join class study").first.click()
+        box(panel, "class study").fill("browser-class")  # the URL comes from DLOPT_STORAGE, as a student's would
+        box(panel, "trials").fill("1")
+        box(panel, "trials").press("Enter")
+        panel.locator("button", has_text="Run").click()
+        panel.get_by_text("restart the notebook with DLOPT_BUDGET=small").first.wait_for(timeout=30_000)
+        panel.get_by_text("join class study").first.click()  # back to the panel's own study
+    shot(panel, "lesson04-tuning", "join-refused")
+
+
+@pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "board"])
+def test_leaderboard_watch_stop_and_bad_value(page, name):
+    panel = panel_locator(page, name)
+    watch, stop = panel.locator("button", has_text="Watch"), panel.locator("button", has_text="Stop")
+    rows = panel.locator("table tbody tr")
+    with check(panel, name, "Watch shows every learner's best, names as text, and refreshes"):
+        watch.click()
+        panel.get_by_text("refreshed (2 participant(s))").first.wait_for(timeout=30_000)
+        assert rows.count() == 2 and panel.locator("table b").count() == 0, "a name's HTML was rendered"
+        assert "<b>Ada</b>" in panel.locator("table").inner_text() and not watch.is_enabled()
+    shot(panel, name, "watching")
+    with check(panel, name, "Stop ends the refreshing and keeps the board"):
+        stop.click()
+        panel.get_by_text("Stopped watching").first.wait_for(timeout=10_000)
+        assert rows.count() == 2 and watch.is_enabled()
+    with check(panel, name, "a bad value (every 0 s) shows its message and keeps the board"):
+        box(panel, "refresh every (s)").fill("0")
+        box(panel, "refresh every (s)").press("Enter")
+        watch.click()
+        panel.get_by_text("1 to 3600 seconds").first.wait_for(timeout=10_000)
+        assert rows.count() == 2 and watch.is_enabled()
+    shot(panel, name, "bad-every")
