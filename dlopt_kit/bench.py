@@ -11,7 +11,8 @@ the small CNN and the MLP, and whether the final weights are bitwise equal.
 torchvision transforms and (b) by the kit's batched on-device ``Augmenter``; prints the median ratio a/b and the
 augmentation's share of a training epoch's time.
 
-``python -m dlopt_kit.bench search`` and ``... sweep``: the tuning benchmarks (``bench_tuning``).
+``python -m dlopt_kit.bench search`` and ``... sweep``: the tuning benchmarks (``bench_tuning``); ``... workers``:
+trials per minute with 1, 2 and 4 worker processes on one shared study on PostgreSQL (``bench_workers``).
 
 Each prints its ratios on its last line.
 """
@@ -19,6 +20,7 @@ Each prints its ratios on its last line.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -188,7 +190,7 @@ def augment(reps: int = 5, per_class: int = 1000, batch_size: int = 64) -> tuple
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlopt_kit.bench")
-    parser.add_argument("which", choices=("overhead", "batching", "augment", "search", "sweep"))
+    parser.add_argument("which", choices=("overhead", "batching", "augment", "search", "sweep", "workers"))
     parser.add_argument("--reps", type=int, default=5)
     args = parser.parse_args(argv)
     configure_threads()
@@ -212,6 +214,14 @@ def main(argv: list[str] | None = None) -> int:
         print("sweep: sequential/parallel " + ", ".join(f"N={n} {r:.2f}" for n, (r, _) in res.items())
               + f" (goal {bench_tuning.device_goal(get_device())}); results match: "
               + str(all(m for _, m in res.values())))
+    elif args.which == "workers":
+        from .bench_workers import workers
+
+        res = workers(reps=1 if args.reps == 5 else args.reps)
+        one = res[1][0]
+        print(f"workers: speed-up with 2 workers {res[2][0] / one:.2f}, with 4 workers {res[4][0] / one:.2f} "
+              f"({os.cpu_count()} cores here; on 2 cores expect about 2 at 2 workers and no more at 4); storage "
+              f"overhead {statistics.median(o for _, o in res.values()):.1%} of a trial")
     else:
         ratio, share = augment(args.reps)
         print(f"augment: per-sample DataLoader/kit batched {ratio:.1f} (goal >= 5), "

@@ -47,3 +47,35 @@ def test_a_taken_port_is_reported_with_the_servers_words(postgres):
 
 def test_subnet_of_an_address():
     assert local_subnet("192.0.2.77") == "192.0.2.0/24"  # not on this machine: the /24 around it
+
+
+def test_the_instructors_commands_start_share_and_stop_the_class_server(postgres):
+    import re
+    import subprocess
+    import sys
+
+    folder, port = tempfile.mkdtemp(prefix="dlopt-pg-"), free_port()
+    os.chmod(folder, 0o755)
+    env = {k: v for k, v in os.environ.items() if k != "DLOPT_STORAGE"}
+
+    def tune(*args: str, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "dlopt_kit", "tune", *args], capture_output=True, text=True,
+                              env={**env, **extra}, timeout=120)
+
+    server = ["--dir", f"{folder}/class", "--port", str(port), "--subnet", "10.11.12.0/24"]
+    try:
+        started = tune("server", "start", *server)
+        assert started.returncode == 0, started.stderr
+        assert "open to 10.11.12.0/24; study 'class' ready" in started.stdout
+        url = re.search(r"^export DLOPT_STORAGE='(.+)'$", started.stdout, re.M).group(1)
+        local = re.sub(r"@[^:/]+:", "@127.0.0.1:", url)  # the shared URL names this machine's network address
+        status = tune("status", "--study", "class", DLOPT_STORAGE=local)
+        assert status.returncode == 0 and "no finished trial yet" in status.stdout, status.stderr
+        assert url.split(":")[2].split("@")[0] not in status.stdout + status.stderr  # the password is never shown
+        assert tune("server", "url", *server).stdout.count(url) == 1
+        assert "data stays in" in tune("server", "stop", *server).stdout
+        again = tune("server", "start", *server)  # the data is kept: same study, same URL
+        assert again.returncode == 0 and url in again.stdout
+    finally:
+        tune("server", "stop", *server)
+        shutil.rmtree(folder, ignore_errors=True)
