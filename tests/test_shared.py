@@ -176,3 +176,29 @@ def test_create_keeps_settings_and_refuses_to_change_them(pg_server):
     optuna.create_study(study_name=name + "-plain", storage=storage)
     with pytest.raises(StorageError, match="was not created by dlopt_kit"):
         join(storage, name + "-plain")
+
+
+def test_the_dashboard_command_serves_the_shared_study(pg_server):
+    import json
+    import urllib.request
+
+    from dlopt_kit.pgserver import free_port
+
+    url, name, port = pg_server.url(), fresh_name(), free_port()
+    create_shared(connect(url), name)
+    proc = subprocess.Popen([sys.executable, "-m", "dlopt_kit", "tune", "dashboard", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, ENV: url})
+    try:
+        deadline, studies = time.time() + 90, None
+        while time.time() < deadline and studies is None and proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/studies", timeout=2) as response:
+                    studies = json.load(response)["study_summaries"]
+            except OSError:
+                time.sleep(0.5)
+        assert studies is not None, proc.stderr.read() if proc.poll() is not None else "no answer"
+        assert name in {s["study_name"] for s in studies}
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=30)
+    assert pg_server._secrets()["student"] not in out + err
