@@ -208,8 +208,7 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
 
     study.optimize(counted, n_trials=add, catch=(StudyStopped,), callbacks=callbacks)
     for number in mine[-1:]:
-        last = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
-            study._study_id, number))
+        last = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
         if last.state == TrialState.FAIL:  # interrupted: let another worker (or the next run) redo it
             study.enqueue_trial(last.params, user_attrs={"retry_of": number})
     return len(mine)
