@@ -130,7 +130,11 @@ def create_shared(storage: optuna.storages.BaseStorage, name: str, method: str =
                                f"asked for {settings}: choose another name")
         return study
     study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
-    study.set_user_attr(SETTINGS, settings)
+    try:
+        study.set_user_attr(SETTINGS, settings)
+    except BaseException:  # the connection dropped in between: leave no study without its settings
+        optuna.delete_study(study_name=name, storage=storage)
+        raise
     return study
 
 
