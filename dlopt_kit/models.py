@@ -1,5 +1,5 @@
-"""Models sized for a CPU: an MLP and a small CNN, each with optional batch norm, dropout on the hidden units and
-dropout on the inputs.
+"""Models sized for a CPU: a linear model (logistic regression), an MLP and a small CNN, the last two each with
+optional batch norm, dropout on the hidden units and dropout on the inputs.
 
 On 28x28 images a CPU epoch over a few thousand examples takes a few seconds with either.
 """
@@ -68,9 +68,16 @@ class SmallCNN(nn.Sequential):
         return super().forward(x.contiguous(memory_format=torch.channels_last))
 
 
+class Linear(nn.Sequential):
+    """Flatten and one linear layer: multinomial logistic regression, the smallest model (lesson 01's features)."""
+
+    def __init__(self, input_shape: tuple[int, ...], num_classes: int, **_: object) -> None:
+        super().__init__(nn.Flatten(), nn.Linear(math.prod(input_shape), num_classes))
+
+
 def build_model(config: RunConfig, input_shape: tuple[int, ...], num_classes: int) -> nn.Module:
     """The model ``config.model`` names, for inputs of ``input_shape`` (without the batch axis)."""
-    kinds = {"mlp": MLP, "cnn": SmallCNN}
+    kinds = {"mlp": MLP, "cnn": SmallCNN, "linear": Linear}
     return kinds[config.model](tuple(input_shape), num_classes, hidden=config.hidden,
                                batch_norm=config.batch_norm, dropout=config.dropout,
                                input_dropout=config.input_dropout)

@@ -9,17 +9,20 @@
 - ``regularization``: ``regularization_panel``; lesson 05.
 - ``efficient``: ``efficient_panel`` (batch norm, schedule with a live preview, clipping); lesson 06.
 - ``evaluation``: ``ThresholdPanel`` and ``imbalance_panel``; lesson 07.
+- ``quality``: ``data_quality_panel`` (corruption, rate, fix) and ``boundary_panel`` (2-D sets, features); lesson 01.
 """
 
 from .augment import AugmentGallery, config_with_augment
 from .efficient import EfficientPanel, efficient_config, efficient_panel
 from .evaluation import ThresholdPanel, imbalance_panel
 from .leaderboard import LeaderboardPanel
+from .quality import boundary_panel, data_quality_panel
 from .regularization import regularization_metrics, regularization_panel
 from .training import Control, TrainingPanel, build_control, config_from_values, dataset_loader, default_spec
 from .tuning import TuningPanel
 
 __all__ = ["AugmentGallery", "Control", "EfficientPanel", "LeaderboardPanel", "ThresholdPanel", "TrainingPanel",
            "TuningPanel",
-           "build_control", "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
+           "boundary_panel", "build_control", "data_quality_panel",
+           "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
            "efficient_config", "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]

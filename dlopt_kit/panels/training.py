@@ -115,7 +115,8 @@ class TrainingPanel:
 
     ``row_metrics(result, data, values)`` gives the columns each finished run adds to the results table (default:
     the best epoch's validation loss and accuracy); ``live_plot(history)`` draws the figure shown after each epoch
-    (default: ``plot_history``'s loss and accuracy curves) on a ``matplotlib.figure.Figure``, not pyplot;
+    (default: ``plot_history``'s loss and accuracy curves) on a ``matplotlib.figure.Figure``, not pyplot (the model
+    being trained is ``panel.model`` then);
     ``table_values(values)`` picks the settings each results row shows (default: every control's value). A panel
     reads validation data only: the test split is kept for the experiment cell that checks the lesson's claim.
     """
@@ -143,6 +144,7 @@ class TrainingPanel:
         self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.table = W.HTML()
         self.results: list[FitResult] = []
+        self.model: Any = None  # the model being trained, as of the last finished epoch
         self.rows: list[dict[str, Any]] = []
         self.error: str | None = None
         self._stop = threading.Event()
@@ -234,7 +236,8 @@ class TrainingPanel:
     def _train(self, config: RunConfig, data: Splits, values: dict[str, Any]) -> None:
         started = time.perf_counter()
 
-        def on_epoch(history: Any, **_: Any) -> None:
+        def on_epoch(history: Any, state: Any = None, **_: Any) -> None:
+            self.model = state.model if state is not None else None  # a live plot may draw from it (lesson 01)
             self.plot.value = figure_png(self.live_plot(history))  # a Figure, not pyplot: this is not the main thread
             self.plot.layout.display = None
 

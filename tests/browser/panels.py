@@ -12,9 +12,9 @@ import nbformat
 
 SETUP = """from dlopt_kit import RunConfig, load_splits
 from dlopt_kit.augment import AugmentSpec
-from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, config_with_augment,
-                              dataset_loader, default_spec, efficient_panel, imbalance_panel,
-                              regularization_panel, LeaderboardPanel, TuningPanel)
+from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, boundary_panel,
+                              config_with_augment, data_quality_panel, dataset_loader, default_spec, efficient_panel,
+                              imbalance_panel, regularization_panel, LeaderboardPanel, TuningPanel)
 
 tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
@@ -24,6 +24,8 @@ base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
 PANELS: dict[str, tuple[str, str]] = {
     "lesson00-training": ("training", """datasets = ("fashion_mnist", "digits", "breast_cancer", "moons")
 panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base, datasets), title="Lesson 00")"""),
+    "lesson01-quality": ("training", """panel = data_quality_panel(tiny, base.replace(monitor="val_acc"))"""),
+    "lesson01-boundary": ("training", """panel = boundary_panel()"""),
     "lesson02-training": ("training", """knobs = [Control("model", "choice", "mlp", ("mlp", "cnn")),
          Control("rotate", "float", 10.0), Control("translate", "float", 0.1), Control("scale", "float", 0.0),
          Control("hflip", "float", 0.0),

@@ -19,7 +19,7 @@ from .panels import PANELS
 
 # (label, bad value, what the message says): the first of these a panel has is typed in
 BAD_VALUES = (("batch size", "0", "batch_size=0 is out of range"), ("lr", "-1", "lr=-1.0 is out of range"),
-              ("epochs", "0", "epochs=0 is out of range"))
+              ("epochs", "0", "epochs=0 is out of range"), ("rate", "1.5", "rate=1.5 is out of range"))
 
 OVERLAPS = """root => {
   const boxes = [...root.querySelectorAll('.widget-gridbox > .widget-inline-hbox, .widget-hbox > .widget-inline-hbox,'
