@@ -21,7 +21,6 @@ from .data import Splits
 from .fixes import drop, impute
 from .report import (
     NEAR,
-    DataReport,
     Finding,
     LabelIssues,
     exact_duplicates,
@@ -95,20 +94,17 @@ class CorruptionStudy:
                  folds: int = 3) -> None:
         self.data, self.base, self.near, self.folds = data, base, near, folds
         self.seeds = checks.seeds("seeds", seeds)
-        self._clean: dict[tuple, FitResult] = {}
+        self._clean: dict[RunConfig, FitResult] = {}
         self.rows: list[dict] = []
         self.issues: dict[tuple[str, int], LabelIssues] = {}
-        self._changes: dict = {}
         self.planted: dict[tuple[str, int], Corrupted] = {}
 
-    def _fit(self, data: Splits, seed: int, **changes) -> FitResult:
-        return fit(self.base.replace(seed=seed, **{**self._changes, **changes}), data, progress=False)
-
-    def clean(self, seed: int) -> FitResult:
-        """The run on the clean training split with ``seed`` (trained once per setting, then reused)."""
-        key = (seed, *sorted(self._changes.items()))
+    def clean(self, seed: int, config: RunConfig | None = None) -> FitResult:
+        """The run of ``config`` (default: the base config) on the clean training split with ``seed``, trained once
+        and then reused."""
+        key = (config or self.base).replace(seed=seed)
         if key not in self._clean:
-            self._clean[key] = self._fit(self.data, seed)
+            self._clean[key] = fit(key, self.data, progress=False)
         return self._clean[key]
 
     def _score(self, result: FitResult, data: Splits | None = None) -> float:
@@ -121,16 +117,15 @@ class CorruptionStudy:
         ``thin_class``, the thinned class's test recall in each arm. ``changes`` (``epochs=20``) apply to the base
         config of every arm of this run."""
         kind = checks.choice("kind", kind, CORRUPTIONS)
-        self.base.replace(**changes)  # a bad setting is named before anything trains
-        self._changes = changes
+        config = self.base.replace(**changes)  # a bad setting is named before anything trains
         rows = []
         for seed in self.seeds:
             planted = corrupt(self.data, kind, rate, seed)
             self.planted[(kind, seed)] = planted
-            found, issues = detect(planted, self.base.replace(**self._changes), self.near, self.folds, seed)
+            found, issues = detect(planted, config, self.near, self.folds, seed)
             if issues is not None:
                 self.issues[(kind, seed)] = issues
-            clean = self.clean(seed)
+            clean = self.clean(seed, config)
             row = {"corruption": kind, "rate": rate, "seed": seed, "fix": FIXES[kind],
                    "changes": ", ".join(f"{k}={v}" for k, v in changes.items()), "clean": self._score(clean)}
             naive, _ = train_ready(planted, found, fix=False)
@@ -138,7 +133,8 @@ class CorruptionStudy:
             if kind == "leak":  # the same clean model, scored on the leaked and on the deduplicated test split
                 row["corrupted"], row["fixed"] = self._score(clean, naive), self._score(clean, fixed)
             else:
-                corrupted, repaired = self._fit(naive, seed), self._fit(fixed, seed, **fix_changes)
+                corrupted = fit(config.replace(seed=seed), naive, progress=False)
+                repaired = fit(config.replace(seed=seed, **fix_changes), fixed, progress=False)
                 row["corrupted"], row["fixed"] = self._score(corrupted), self._score(repaired)
                 if kind == "thin_class":
                     cls = self.data.classes.index(planted.details["thinned"])
@@ -154,13 +150,21 @@ class CorruptionStudy:
         """Every run so far, one row per (corruption, seed)."""
         return pd.DataFrame(self.rows)
 
-    def arm(self, kind: str, column: str) -> pd.Series:
-        """``column`` (``clean``, ``corrupted``, ``fixed``, ``precision``, ...) of ``kind``'s runs, indexed by seed:
-        what ``claims.paired`` and ``assert_paired`` take."""
+    def arm(self, kind: str, column: str, rate: float | None = None) -> pd.Series:
+        """``column`` (``clean``, ``corrupted``, ``fixed``, ``precision``, ...) of ``kind``'s runs at ``rate`` (needed
+        only when ``kind`` ran at several rates), indexed by seed: what ``claims.paired`` and ``assert_paired``
+        take."""
         table = self.table()
         if table.empty or kind not in set(table["corruption"]):
             raise ValueError(f"corruption {kind!r} has not been run: run(kind, rate) first")
         rows = table[table["corruption"] == kind]
+        rates = sorted(set(rows["rate"]))
+        if rate is None and len(rates) > 1:
+            raise ValueError(f"{kind} ran at rates {rates}: pass rate= to choose one")
+        if rate is not None:
+            if rate not in rates:
+                raise ValueError(f"{kind} has not run at rate={rate!r}: it ran at {rates}")
+            rows = rows[rows["rate"] == rate]
         if column not in rows.columns or rows[column].isna().all():
             raise ValueError(f"column {column!r} is not measured for {kind}: choose one of "
                              f"{', '.join(c for c in rows.columns if rows[c].notna().any())}")
@@ -176,11 +180,3 @@ class CorruptionStudy:
         out.insert(4, "recovered", out["fixed"] - out["corrupted"])
         return out.reset_index(level=["fix", "changes"])
 
-
-def report_for(study: CorruptionStudy, kind: str, seed: int) -> DataReport:
-    """The full data report of one planted corruption (with label issues for the label kinds)."""
-    from .report import data_report
-
-    planted = study.planted[(kind, seed)]
-    label = study.base if kind in ("label_noise", "pair_noise") else None
-    return data_report(planted.data, study.near, label, study.folds, seed, planted.split)

@@ -167,6 +167,10 @@ def test_study_measures_damage_detection_and_fix(tiny):
     with pytest.raises(ValueError, match="epochs=0 is out of range"):
         study.run("missing", 0.1, epochs=0)
     assert len(study.table()) == 4  # the refused run added nothing
+    study.run("leak", 0.2)
+    with pytest.raises(ValueError, match=r"leak ran at rates \[0.2, 0.5\]: pass rate="):
+        study.arm("leak", "corrupted")
+    assert list(study.arm("leak", "corrupted", rate=0.2).index) == [0, 1]
 
 
 def test_train_ready_applies_the_lessons_fix(tiny):
