@@ -171,12 +171,13 @@ class CorruptionStudy:
         return rows.set_index("seed")[column]
 
     def summary(self) -> pd.DataFrame:
-        """Mean over seeds per corruption: accuracy of each arm, the damage (clean - corrupted), what the fix
-        recovered (fixed - corrupted), and the detection's precision and recall."""
+        """Mean over seeds per corruption: test accuracy of each arm, the corruption's effect (corrupted - clean:
+        negative is damage, positive an inflated score), the fix's (fixed - corrupted), and the detection's precision
+        and recall. The signs are those of ``quality_plots.plot_effects``."""
         table = self.table()
         columns = [c for c in ("clean", "corrupted", "fixed", "precision", "recall") if c in table.columns]
         out = table.groupby(["corruption", "rate", "fix", "changes"], sort=False)[columns].mean()
-        out.insert(3, "damage", out["clean"] - out["corrupted"])
-        out.insert(4, "recovered", out["fixed"] - out["corrupted"])
+        out.insert(3, "corrupted - clean", out["corrupted"] - out["clean"])
+        out.insert(4, "fixed - corrupted", out["fixed"] - out["corrupted"])
         return out.reset_index(level=["fix", "changes"])
 

@@ -24,9 +24,11 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 def plot_effects(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
     """Per corruption, test-accuracy points paired by seed: the damage (corrupted - clean) and what the fix changed
-    (fixed - corrupted); each seed a dot, the mean a bar from zero."""
+    (fixed - corrupted); each seed a dot, the mean a bar from zero. A corruption run with changes to the base config
+    (``epochs=6``) has them under its name."""
     ax = _axes(ax, (8, 3))
     kinds = list(pd.unique(table["corruption"]))
+    changes = table.groupby("corruption", sort=False)["changes"].first() if "changes" in table else {}
     effects = {"damage (corrupted - clean)": table["corrupted"] - table["clean"],
                "fix (fixed - corrupted)": table["fixed"] - table["corrupted"]}
     width = 0.38
@@ -38,10 +40,15 @@ def plot_effects(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
             ax.bar(x, points.mean(), width * 0.9, color=colour, alpha=0.35, label=label if i == 0 else None)
             ax.scatter(np.full(len(points), x), points, color=colour, s=12, zorder=3)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(kinds)), [k.replace("_", " ") for k in kinds], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(range(len(kinds)), [_label(k, changes) for k in kinds], rotation=20, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy change")
     ax.legend(fontsize=8, loc="lower left")
     return ax
+
+
+def _label(kind: str, changes) -> str:
+    extra = changes.get(kind, "") if len(changes) else ""
+    return kind.replace("_", " ") + (f"\n({extra})" if extra else "")
 
 
 def plot_detection(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
@@ -70,7 +77,9 @@ def show_examples(data: Splits, indices: Sequence[int], titles: Sequence[str], c
     """A gallery of ``split``'s images at ``indices`` with a title under each."""
     x = getattr(data, f"x_{split}")
     rows = max(1, -(-len(indices) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.35)), squeeze=False)
+    lines = max((str(t).count("\n") + 1 for t in titles), default=1)  # room for every caption line
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * size, rows * (size + 0.15 * lines + 0.1)),
+                             squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i, title in zip(axes.flat, indices, titles, strict=False):

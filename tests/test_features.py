@@ -10,7 +10,13 @@ from dlopt_kit.data import load_splits, make_synthetic
 from dlopt_kit.features import FeatureMap, cost_table, engineer, feature_study, mean_features, pleomorphism
 from dlopt_kit.models import build_model, count_parameters
 from dlopt_kit.panels import boundary_panel, data_quality_panel
-from dlopt_kit.quality_plots import plot_decision_boundary, plot_detection, plot_effects, show_label_issues
+from dlopt_kit.quality_plots import (
+    plot_decision_boundary,
+    plot_detection,
+    plot_effects,
+    show_examples,
+    show_label_issues,
+)
 
 LINEAR = RunConfig(model="linear", lr=0.05, epochs=4, batch_size=128, monitor="val_acc")
 
@@ -52,6 +58,10 @@ def test_engineered_features_let_a_linear_model_separate_circles():
     assert list(costs.index) == ["linear, raw", "linear, engineered", "mlp, raw"]
     assert costs.loc["linear, engineered", "parameters"] == 2 * 2 + 2
     assert costs.loc["mlp, raw", "parameters"] > 100 * costs.loc["linear, engineered", "parameters"] / 10
+    reach = costs["epochs to val_acc 0.9"]
+    assert float(reach["linear, engineered"]) >= 1  # every seed reached it: a plain number of epochs
+    epochs = int(table["epoch"].max())
+    assert cost_table(table, models, target=1.01)["epochs to val_acc 1.01"].eq(f"never (>{epochs})").all()
     ax = plot_decision_boundary(models[("linear, engineered", 0)], raw, fmap, ax=Figure().subplots())
     assert ax.get_xlabel() == "x1" and len(ax.collections) >= 2
 
@@ -71,14 +81,16 @@ def test_study_plots_draw_every_corruption(tiny):
     study = CorruptionStudy(tiny, LINEAR.replace(model="mlp", hidden=16), seeds=(0, 1))
     study.run("pair_noise", 0.4)
     study.run("thin_class", 0.8)
+    study.run("near_duplicates", 0.2, epochs=1)
     ax = plot_effects(study.table(), ax=Figure().subplots())
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["pair noise", "thin class"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["pair noise", "thin class", "near duplicates\n(epochs=1)"]
     ax = plot_detection(study.table(), ax=Figure().subplots())
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["pair noise"]  # nothing to detect for a thinned class
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["pair noise", "near duplicates"]  # none for thin class
     planted = study.planted[("pair_noise", 0)]
     fig = show_label_issues(planted.data, study.issues[("pair_noise", 0)], planted.planted, tiny.y_train, count=4)
     titles = [a.get_title() for a in fig.axes if a.get_title()]
     assert len(titles) == 4 and all(t.startswith("given ") for t in titles)
+    assert fig.get_size_inches()[1] > show_examples(tiny, [0], ["one line"]).get_size_inches()[1]  # 3-line captions
 
 
 def test_quality_panel_runs_corrupts_fixes_and_keeps_its_table(tiny):

@@ -159,7 +159,8 @@ def test_study_measures_damage_detection_and_fix(tiny):
     assert {"clean recall", "corrupted recall", "fixed recall"} <= set(thin.columns)
     summary = study.summary()
     assert list(summary.index.get_level_values("corruption")) == ["leak", "thin_class"]
-    assert np.allclose(summary["damage"], summary["clean"] - summary["corrupted"])
+    assert np.allclose(summary["corrupted - clean"], summary["corrupted"] - summary["clean"])
+    assert np.allclose(summary["fixed - corrupted"], summary["fixed"] - summary["corrupted"])
     with pytest.raises(ValueError, match="has not been run"):
         study.arm("missing", "fixed")
     with pytest.raises(ValueError, match="'precision' is not measured for thin_class"):
