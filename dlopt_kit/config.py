@@ -15,7 +15,7 @@ from . import checks
 from .augment import AugmentSpec
 from .schedules import Schedule
 
-MODELS = ("mlp", "cnn", "linear")
+MODELS = ("mlp", "cnn", "linear", "rnn")
 OPTIMIZERS = ("sgd", "adam", "adamw")
 CLASS_WEIGHTS = ("none", "balanced")
 CLIP_BY = ("norm", "value")
@@ -26,7 +26,7 @@ MONITORS = ("val_loss", "val_acc")
 class RunConfig:
     """Everything that decides one training run (used by every notebook through ``fit`` and the panels)."""
 
-    model: str = "cnn"            # "mlp", "cnn" or "linear" (logistic regression: one linear layer)
+    model: str = "cnn"            # "mlp", "cnn", "linear" (logistic regression: one linear layer) or "rnn" (a GRU)
     optimizer: str = "adam"       # "sgd", "adam" or "adamw"
     lr: float = 1e-3              # step size, in units of the optimizer's update; a schedule's peak
     schedule: Schedule = Schedule()  # how the lr changes during the run: Schedule("cosine", warmup_epochs=1), or

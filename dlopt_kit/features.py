@@ -72,7 +72,7 @@ def engineer(data: Splits, names: Sequence[str]) -> tuple[Splits, FeatureMap]:
 
 
 # breast_cancer's 30 columns: 10 measurements of the cell nuclei, as their mean (0-9), standard error (10-19) and
-# worst, i.e. largest, value (20-29); measurement 3 is the area
+# "worst" value, the mean of the three largest (20-29); measurement 3 is the area
 MEAN_COLUMNS = slice(0, 10)
 MEAN_AREA, WORST_AREA = 3, 23
 

@@ -40,9 +40,9 @@ def plot_effects(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
             ax.bar(x, points.mean(), width * 0.9, color=colour, alpha=0.35, label=label if i == 0 else None)
             ax.scatter(np.full(len(points), x), points, color=colour, s=12, zorder=3)
     ax.axhline(0, color="black", lw=0.8)
-    ax.set_xticks(range(len(kinds)), [_label(k, changes) for k in kinds], rotation=20, ha="right", fontsize=8)
+    ax.set_xticks(range(len(kinds)), [_label(k, changes) for k in kinds], rotation=30, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy change")
-    ax.legend(fontsize=8, loc="lower left")
+    ax.legend(fontsize=8, loc="lower right")
     return ax
 
 
@@ -67,7 +67,7 @@ def plot_detection(table: pd.DataFrame, ax: Axes | None = None) -> Axes:
             ax.scatter(np.full(len(points), x), points, color=colour, s=12, zorder=3)
     ax.set_ylim(0, 1.05)
     ax.set_xticks(range(len(kinds)), [k.replace("_", " ") for k in kinds], rotation=20, ha="right", fontsize=8)
-    ax.set_ylabel("detection")
+    ax.set_ylabel("precision / recall")
     ax.legend(fontsize=8, loc="lower left")
     return ax
 
