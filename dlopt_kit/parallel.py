@@ -41,7 +41,7 @@ from .training import (
 )
 
 #: the fields that may differ between the configs of one parallel run
-VARYING = ("lr", "weight_decay")
+VARYING = ("lr", "weight_decay", "seed")
 _ADAM_BETAS, _ADAM_EPS = (0.9, 0.999), 1e-8
 
 
@@ -120,8 +120,12 @@ class _Optimizer:
 
 
 def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | None = None) -> list[FitResult]:
-    """Train ``configs`` (one MLP each, differing only in lr and weight decay) at once; one ``FitResult`` per config,
-    as ``fit(config, data, progress=False)`` returns it (history, best weights restored, stop reason)."""
+    """Train ``configs`` (one MLP each, differing only in lr, weight decay and seed) at once; one ``FitResult`` per
+    config, as ``fit(config, data, progress=False)`` returns it (history, best weights restored, stop reason).
+
+    Each config's seed draws its own initial weights, as ``fit`` would; the batches come in the first config's order
+    for all of them (one stream of batches feeds every model). Configs with different seeds are thus independently
+    initialised members sharing a data order: an ensemble (``ensembles.train_members``)."""
     configs = list(configs)
     reason = why_not_parallel(configs)
     if reason:
@@ -129,9 +133,14 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
     check_fit(configs[0], data)  # the others differ only in lr and weight decay, which RunConfig has checked
     device = as_device(device) if device is not None else get_device()
     first, n = configs[0], len(configs)
-    seed_everything(first.seed, device)
-    template = build_model(first, data.input_shape, data.num_classes).to(device)
-    stacked, _ = stack_module_state([template] * n)  # one init for every config, as fit gives with one seed
+    templates: dict[int, torch.nn.Module] = {}
+    for config in configs:  # each seed's initial weights, drawn as fit draws them
+        if config.seed not in templates:
+            seed_everything(config.seed, device)
+            templates[config.seed] = build_model(config, data.input_shape, data.num_classes).to(device)
+    seed_everything(first.seed, device)  # the batch order of the first config
+    template = templates[first.seed]
+    stacked, _ = stack_module_state([templates[c.seed] for c in configs])
     flat, params = _flatten(stacked)
     base = copy.deepcopy(template).to("meta")
 

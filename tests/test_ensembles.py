@@ -1,0 +1,59 @@
+"""Lesson 03's ensembles: soft and majority voting, members trained at once with vmap, the study's table, SWA."""
+
+import pytest
+import torch
+from torch import nn
+
+from dlopt_kit.config import RunConfig
+from dlopt_kit.ensembles import SWA, ensemble_proba, ensemble_study, majority_vote, member_seeds, train_members
+from dlopt_kit.training import fit
+
+MLP = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=64, epochs=3, monitor="val_acc")
+
+
+class Fixed(nn.Module):
+    """A model that outputs the same logits for every input."""
+
+    def __init__(self, logits):
+        super().__init__()
+        self.logits = nn.Parameter(torch.tensor(logits).log(), requires_grad=False)
+
+    def forward(self, x):
+        return self.logits.expand(len(x), -1)
+
+
+def test_soft_and_majority_voting_combine_members_as_documented():
+    x = torch.zeros(2, 3)
+    a, b, c = Fixed([0.6, 0.4, 0.0]), Fixed([0.0, 0.55, 0.45]), Fixed([0.0, 0.1, 0.9])
+    assert torch.allclose(ensemble_proba([a, b, c], x)[0], torch.tensor([0.2, 0.35, 0.45]), atol=1e-6)
+    assert majority_vote([a, b, c], x).tolist() == [2, 2]  # one vote each: the tie goes to the higher mean, class 2
+    assert majority_vote([a, a, c], x).tolist() == [0, 0]  # two votes beat a higher mean probability
+    with pytest.raises(ValueError, match="at least one model"):
+        ensemble_proba([], x)
+
+
+def test_members_trained_at_once_match_members_trained_alone(tiny):
+    members, _ = train_members(MLP, tiny, size=3, seed=1)
+    assert [r.config.seed for r in members] == member_seeds(1, 3) == [1000, 1001, 1002]
+    weights = [r.model[1].weight for r in members]
+    assert not torch.equal(weights[0], weights[1])  # independently initialised
+    alone = fit(MLP.replace(seed=1000), tiny, progress=False)  # the first member also has the first's batch order
+    assert torch.allclose(alone.model[1].weight, weights[0], atol=1e-4)
+
+
+def test_ensemble_study_chooses_the_member_on_validation_and_scores_the_ensemble(tiny):
+    table = ensemble_study(MLP, tiny, size=3, seeds=(0, 1))
+    assert list(table.index) == [0, 1]
+    assert {"best member", "mean member", "average", "vote", "best member val_acc", "seconds"} <= set(table.columns)
+    assert ((table[["best member", "average", "vote"]] >= 0) & (table[["best member", "average", "vote"]] <= 1)).all().all()
+    cnn = ensemble_study(MLP.replace(model="cnn", epochs=1), tiny, size=2, seeds=(0,))  # not vmap-able: one by one
+    assert len(cnn) == 1
+
+
+def test_swa_averages_the_weights_of_the_last_epochs(tiny):
+    swa = SWA(start=2)
+    result = fit(MLP.replace(epochs=4), tiny, progress=False, callbacks=[swa])
+    assert swa.averaged == 3 and int(swa.model.n_averaged) == 3
+    assert not torch.equal(swa.model.module[1].weight, result.model[1].weight)
+    with pytest.raises(ValueError, match="start=0"):
+        SWA(start=0)
