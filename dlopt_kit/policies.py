@@ -17,6 +17,7 @@ its metrics; ``ModelRegistry.rollback`` serves an earlier one again.
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -96,10 +97,13 @@ def _retrain_data(stream: Stream, batches: list[int], original: Splits, replay: 
 
 
 def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Policy,
-          monitor: Monitor | None = None, seed: int = 0) -> tuple[pd.DataFrame, ModelRegistry]:
+          monitor: Monitor | None = None, seed: int = 0,
+          on_batch: Callable[[int, dict], bool] | None = None) -> tuple[pd.DataFrame, ModelRegistry]:
     """Serve ``stream`` with a copy of ``model`` under ``policy``. Returns one row per batch (``accuracy`` of the
     served model on it, ``severity``, ``alarm``, ``retrained``, cumulative ``compute``, ``version``) and the model
-    versions, each with its accuracy on ``original``'s validation split (the old distribution) when made."""
+    versions, each with its accuracy on ``original``'s validation split (the old distribution) when made.
+    ``on_batch(t, row)`` is called after each batch; when it returns True the stream stops there, and the rows so far
+    and every version are kept (``frame.attrs["ended"]`` says ``stopped by the user`` instead of ``completed``)."""
     if policy.kind == "triggered" and monitor is None:
         raise ValueError("policy kind='triggered' needs a monitor (a Threshold or a Detector)")
     model = copy.deepcopy(model)
@@ -133,4 +137,11 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
                 reference = Reference.of(model, torch.cat([stream.batches[b][0] for b in fresh]))  # the new normal
         rows.append({"batch": t, "severity": stream.severity[t], "accuracy": accuracy, "alarm": alarm,
                      "retrained": retrained, "compute": compute, "version": len(registry.versions) - 1})
-    return pd.DataFrame(rows).set_index("batch"), registry
+        if on_batch is not None and on_batch(t, rows[-1]):
+            ended = "stopped by the user"
+            break
+    else:
+        ended = "completed"
+    frame = pd.DataFrame(rows).set_index("batch")
+    frame.attrs["ended"] = ended
+    return frame, registry

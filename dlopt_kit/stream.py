@@ -105,14 +105,17 @@ def _apply(x: torch.Tensor, y: torch.Tensor, spec: DriftSpec, severity: float,
 
 
 def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpec, batches: int = 60,
-                batch_size: int = 100, seed: int = 0, delay: int = 0, labelled: float = 1.0) -> Stream:
+                batch_size: int = 100, seed: int = 0, delay: int = 0, labelled: float = 1.0,
+                split: str = "test") -> Stream:
     """``batches`` batches of ``batch_size`` images drawn (with replacement, seeded) from ``pool`` (a ``Splits``'
-    test split, or ``(x, y)``), drifting as ``spec`` says. ``delay`` and ``labelled`` set when labels arrive."""
+    ``split``, ``test`` or ``val``, or ``(x, y)``), drifting as ``spec`` says. ``delay`` and ``labelled`` set when
+    labels arrive. Draw from ``val`` to choose a monitor's threshold or a policy, from ``test`` to report."""
     batches = checks.whole("batches", batches, 1)
     batch_size = checks.whole("batch_size", batch_size, 1)
     delay = checks.whole("delay", delay, 0)
     labelled = checks.number("labelled", labelled, 0.0, 1.0)
-    x_pool, y_pool = (pool.x_test, pool.y_test) if isinstance(pool, Splits) else pool
+    split = checks.choice("split", split, ("test", "val"))
+    x_pool, y_pool = (getattr(pool, f"x_{split}"), getattr(pool, f"y_{split}")) if isinstance(pool, Splits) else pool
     classes = int(y_pool.max()) + 1
     if spec.kind == "concept" and max(spec.pair) >= classes:
         raise ValueError(f"pair={spec.pair} names a class the pool lacks: it has classes 0 to {classes - 1}")

@@ -14,13 +14,14 @@ SETUP = """from dlopt_kit import RunConfig, load_splits
 from dlopt_kit.augment import AugmentSpec
 from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, boundary_panel,
                               config_with_augment, data_quality_panel, dataset_loader, default_spec, efficient_panel,
-                              imbalance_panel, regularization_panel, LeaderboardPanel, TuningPanel)
+                              imbalance_panel, regularization_panel, LeaderboardPanel, StreamPanel, TuningPanel)
 
 tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
 
-# name -> (kind, code that builds it as `panel`); kind "training" gets Run/Stop/bad-value checks, "study" the same
-# for a search (rows are trials), "board" Watch/Stop/bad-value on the class study, "view" a slider one
+# name -> (kind, code that builds it as `panel`); kind "training" gets Run/Stop/bad-value checks, "stream" the same
+# with stream batches for epochs, "study" the same for a search (rows are trials), "board" Watch/Stop/bad-value on
+# the class study, "view" a slider one
 PANELS: dict[str, tuple[str, str]] = {
     "lesson00-training": ("training", """datasets = ("fashion_mnist", "digits", "breast_cancer", "moons")
 panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base, datasets), title="Lesson 00")"""),
@@ -40,6 +41,8 @@ panel = TrainingPanel(tiny, base=base, spec=knobs, make_config=config_with_augme
 panel.set_values(schedule="cosine")"""),
     "lesson07-imbalance": ("training", """data = load_splits("fashion_mnist", 100, 30)
 panel = imbalance_panel(data, "Shirt", base, share=0.1)"""),
+    "lesson08-stream": ("stream", """panel = StreamPanel(tiny, base.replace(monitor="val_acc"), batch_size=20)
+panel.set_values(batches=12)"""),
     "lesson07-threshold": ("view", """y = [0, 0, 1, 1, 1, 0, 1, 0]
 panel = ThresholdPanel(y, [0.1, 0.6, 0.8, 0.4, 0.9, 0.3, 0.7, 0.2], ("benign", "malignant"))"""),
 }

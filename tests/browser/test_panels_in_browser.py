@@ -19,7 +19,10 @@ from .panels import PANELS
 
 # (label, bad value, what the message says): the first of these a panel has is typed in
 BAD_VALUES = (("batch size", "0", "batch_size=0 is out of range"), ("lr", "-1", "lr=-1.0 is out of range"),
-              ("epochs", "0", "epochs=0 is out of range"), ("rate", "1.5", "rate=1.5 is out of range"))
+              ("epochs", "0", "epochs=0 is out of range"), ("rate", "1.5", "rate=1.5 is out of range"),
+              ("batches", "0", "batches=0 is out of range"))
+# the box that makes a run long enough to be stopped: epochs for a training panel, stream batches for a stream one
+LONG = {"training": "epochs", "stream": "batches"}
 
 OVERLAPS = """root => {
   const boxes = [...root.querySelectorAll('.widget-gridbox > .widget-inline-hbox, .widget-hbox > .widget-inline-hbox,'
@@ -84,9 +87,10 @@ def progress_width(panel) -> str:
     return panel.locator(".progress-bar").first.evaluate("e => e.style.width")
 
 
-@pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind == "training"])
+@pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind in LONG])
 def test_training_panel_run_stop_and_bad_value(page, name):
     panel = panel_locator(page, name)
+    long = LONG[PANELS[name][0]]
     run, stop = panel.locator("button", has_text="Run"), panel.locator("button", has_text="Stop")
     rows = panel.locator("table tbody tr")
 
@@ -106,8 +110,8 @@ def test_training_panel_run_stop_and_bad_value(page, name):
     first_picture = image_src(panel)
 
     with check(panel, name, "Stop ends a long run within 2 s and keeps its row"):
-        box(panel, "epochs").fill("500")
-        box(panel, "epochs").press("Enter")
+        box(panel, long).fill("500" if long == "epochs" else "5000")
+        box(panel, long).press("Enter")
         run.click()
         panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
         page.wait_for_function("([el, before]) => (el.getAttribute('src') || '') !== before", timeout=60_000,

@@ -1,0 +1,214 @@
+"""Lesson 08's dashboard: a drifting stream plays live under a retraining policy; alarms and retrains appear as they
+happen, and a table keeps every run so that policies compare side by side.
+
+The stream is drawn from the **validation** split (a panel reads validation data only); the deployed model is
+trained once per seed on the training split, before the first batch.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import threading
+import time
+from typing import Any
+
+import ipywidgets as W
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .. import checks
+from ..config import RunConfig
+from ..data import Splits
+from ..monitors import Detector, Threshold
+from ..plots import figure_png
+from ..policies import POLICIES, Policy, serve
+from ..stream import DRIFTS, SPEEDS, DriftSpec, make_stream
+from ..training import fit
+from .training import Control, build_control, control_grid, control_value
+
+MONITORS = ("input_ks", "prediction_psi", "confidence", "adwin on correct")
+
+
+def make_monitor(name: str, threshold: float) -> Threshold | Detector:
+    """The monitor the panel's ``monitor`` and ``threshold`` controls name (``confidence`` alarms below it)."""
+    checks.choice("monitor", name, MONITORS)
+    if name == "adwin on correct":
+        return Detector("adwin", "correct")
+    threshold = checks.number("threshold", threshold, 0.0, 10.0)
+    return Threshold(name, threshold, below=name == "confidence")
+
+
+class StreamPanel:
+    """Run/Stop dashboard over ``policies.serve``: drift kind and speed, policy, monitor and its threshold, replay
+    share, stream length and seed. ``run(**values)`` does from code what choosing and clicking Run does."""
+
+    def __init__(self, data: Splits, base: RunConfig, batch_size: int = 100, delay: int = 1,
+                 title: str = "Lesson 08: a drifting stream, a monitor and a retraining policy") -> None:
+        self.data, self.base, self.batch_size, self.delay = data, base, batch_size, delay
+        self.spec = [Control("drift", "choice", "brightness", DRIFTS), Control("speed", "choice", "gradual", SPEEDS),
+                     Control("policy", "choice", "triggered", POLICIES),
+                     Control("monitor", "choice", "input_ks", MONITORS), Control("threshold", "float", 0.3),
+                     Control("every", "int", 10, label="retrain every"), Control("replay", "float", 0.0),
+                     Control("batches", "int", 40), Control("seed", "int", 0)]
+        self.controls = {c.name: build_control(c) for c in self.spec}
+        self.run_button = W.Button(description="Run", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
+        self.status, self.table = W.HTML(), W.HTML()
+        self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
+        self.frames: list[pd.DataFrame] = []
+        self.rows: list[dict[str, Any]] = []
+        self.error: str | None = None
+        self._models: dict[int, Any] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.run_button.on_click(self.on_run)
+        self.stop_button.on_click(lambda _b: self._stop.set())
+        self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), control_grid(list(self.controls.values())),
+                              W.HBox([self.run_button, self.stop_button, self.progress]), self.status, self.plot,
+                              self.table])
+
+    # ------------------------------------------------------------ controls
+    def values(self) -> dict[str, Any]:
+        kinds = {c.name: c.kind for c in self.spec}
+        out = {}
+        for name, widget in self.controls.items():
+            value = widget.value
+            out[name] = int(value) if kinds[name] == "int" and float(value).is_integer() else value
+        return out
+
+    def set_values(self, **values: Any) -> None:
+        """Set controls by name; a value a control cannot hold raises ValueError naming it, and nothing changes."""
+        checks.known_names("control(s)", values, list(self.controls))
+        kinds = {c.name: c for c in self.spec}
+        plain = {name: control_value(kinds[name], value) for name, value in values.items()}
+        for name, value in plain.items():
+            self.controls[name].value = value
+
+    def settings(self, values: dict[str, Any]) -> tuple[DriftSpec, Policy, Any, int, int]:
+        """The drift, policy, monitor, batches and seed the values name (ValueError naming a bad one)."""
+        batches = checks.whole("batches", values["batches"], 2, 10_000)
+        seed = checks.whole("seed", values["seed"], 0, 2**32 - 1)
+        spec = DriftSpec(values["drift"], onset=batches // 3, speed=values["speed"], ramp=max(1, batches // 6))
+        policy = Policy(values["policy"], every=values["every"], cooldown=3, replay=values["replay"],
+                        config=self.base.replace(epochs=3, monitor="val_acc"))
+        monitor = make_monitor(values["monitor"], values["threshold"])
+        return spec, policy, monitor, batches, seed
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------ buttons
+    def on_run(self, _button: Any = None) -> None:
+        if self.running:
+            self._say("A run is in progress: press Stop first.", "orange")
+            return
+        values = self.values()
+        try:
+            settings = self.settings(values)
+        except ValueError as exc:  # a bad setting: say so, keep every earlier run
+            self.error = str(exc)
+            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
+            return
+        self.error = None
+        self._stop.clear()
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.progress.max, self.progress.value, self.progress.description = settings[3], 0, "streaming"
+        self._say(f"Run {len(self.rows) + 1}: streaming {settings[3]} batches…", "black")
+        self._thread = threading.Thread(target=self._serve, args=(values, settings), daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self, wait: bool = True, **values: Any) -> pd.DataFrame | None:
+        """Set controls, click Run and (by default) wait; returns the run's per-batch frame (None if refused)."""
+        try:
+            self.set_values(**values)
+        except ValueError as exc:
+            self.error = str(exc)
+            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
+            return None
+        before = len(self.frames)
+        self.run_button.click()
+        if wait:
+            self.wait()
+        return self.frames[-1] if len(self.frames) > before else None
+
+    # ------------------------------------------------------------ the worker thread
+    def _model(self, seed: int) -> Any:
+        if seed not in self._models:
+            self._models[seed] = fit(self.base.replace(seed=seed), self.data, progress=False).model
+        return self._models[seed]
+
+    def _serve(self, values: dict[str, Any], settings: tuple) -> None:
+        spec, policy, monitor, batches, seed = settings
+        started = time.perf_counter()
+        try:
+            stream = make_stream(self.data, spec, batches, self.batch_size, seed, delay=self.delay, split="val")
+            model = self._model(seed)
+            so_far: list[dict] = []
+
+            def on_batch(t: int, row: dict) -> bool:
+                so_far.append(row)
+                self.progress.value = t + 1
+                if t % 3 == 2 or t == batches - 1:
+                    self.plot.value = figure_png(live_plot(pd.DataFrame(so_far), stream.drift_point, batches))
+                    self.plot.layout.display = None
+                return self._stop.is_set()
+
+            frame, registry = serve(model, stream, self.data, policy, monitor, seed, on_batch)
+        except Exception as exc:  # noqa: BLE001 - shown in the panel; earlier runs stay
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._say(f"Run failed: {html.escape(self.error)}", "crimson")
+        else:
+            self.frames.append(frame)
+            drifted = frame[frame["severity"] > 0]
+            after = float(drifted["accuracy"].mean()) if len(drifted) else math.nan
+            ended = frame.attrs["ended"]
+            self.rows.append({"run": len(self.frames), **values, "batches run": len(frame),
+                              "accuracy after drift": after, "alarms": int(frame["alarm"].sum()),
+                              "retrains": int(frame["retrained"].sum()), "compute": int(frame["compute"].iloc[-1]),
+                              "old data val_acc": registry.versions[-1].metrics["old_val_acc"],
+                              "seconds": round(time.perf_counter() - started, 1), "ended": ended})
+            self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
+            shown = "no drifted batch yet" if math.isnan(after) else f"accuracy after the drift {after:.3f}"
+            self._say(f"Run {len(self.frames)}: {ended}; {shown}, "
+                      f"{self.rows[-1]['retrains']} retrain(s), compute {self.rows[-1]['compute']} examples.", "green")
+        finally:
+            self.progress.value, self.progress.description = self.progress.max, "idle"
+            self.run_button.disabled, self.stop_button.disabled = False, True
+
+    def _say(self, message: str, colour: str) -> None:
+        self.status.value = f'<span style="color:{colour}">{message}</span>'
+
+    def results_frame(self) -> pd.DataFrame:
+        """Every finished run, one row each (validation-split stream)."""
+        return pd.DataFrame(self.rows)
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+def live_plot(frame: pd.DataFrame, drift_point: int | None, batches: int) -> Figure:
+    """Accuracy per batch so far, the drift's start, alarms (ticks at the bottom) and retrains (dots)."""
+    fig = Figure(figsize=(6.4, 2.6))
+    ax = fig.subplots()
+    ax.plot(frame["batch"], frame["accuracy"], lw=1.2, color="tab:blue", label="accuracy")
+    retrains = frame[frame["retrained"]]
+    ax.scatter(retrains["batch"], retrains["accuracy"], color="tab:green", s=18, zorder=3, label="retrained")
+    alarms = frame[frame["alarm"]]
+    ax.scatter(alarms["batch"], [0.03] * len(alarms), marker="|", color="crimson", s=80, label="alarm")
+    if drift_point is not None:
+        ax.axvline(drift_point, color="black", ls="--", lw=1, label="drift starts")
+    ax.set_xlim(0, min(batches, max(20, int(len(frame) * 1.25))))
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("batch of the stream")
+    ax.set_ylabel("accuracy")
+    ax.legend(fontsize=7, ncol=4, loc="lower right")
+    fig.tight_layout()
+    return fig
+
