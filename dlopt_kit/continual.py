@@ -1,9 +1,10 @@
-"""Lesson 08's experiment: a monitor's threshold chosen on validation streams, and policies compared on test streams
-over seeds (accuracy after the drift, compute, retrains, and what the final model still knows of the old data)."""
+"""Lesson 08's experiment: a monitor's threshold chosen on validation streams, and policies compared over seeds on
+streams of images no model has seen (accuracy after the drift, compute, retrains, and what the final model still
+knows of the old data, on the test split)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -35,17 +36,21 @@ def deployed(base: RunConfig, data: Splits, seeds: Sequence[int]) -> dict[int, t
 
 
 def policy_study(models: Mapping[int, torch.nn.Module], data: Splits, spec: DriftSpec,
-                 policies: Mapping[str, tuple[Policy, Monitor | None]], batches: int = 60, batch_size: int = 100,
+                 policies: Mapping[str, tuple[Policy, Monitor | Callable[[int], Monitor] | None]],
+                 pool: tuple[torch.Tensor, torch.Tensor], batches: int = 60, batch_size: int = 100,
                  delay: int = 1) -> tuple[pd.DataFrame, dict[str, list[pd.DataFrame]]]:
-    """Every policy on the same **test** stream per seed (the stream's seed is the model's). Returns one row per
-    (policy, seed) (accuracy before and after the drift starts, retrains, compute, and ``old test_acc``: the final
-    model's accuracy on the clean test split, what it still knows of the old data) and each policy's per-batch
-    frames in seed order."""
+    """Every policy on the same stream per seed (the stream's seed is the model's), drawn without replacement from
+    ``pool`` (images no model has seen: ``data.unused_training``). A policy's monitor is a monitor or a function of
+    the seed returning one (a threshold calibrated for that seed's model). Returns one row per (policy, seed)
+    (accuracy before and after the drift starts, retrains, compute, and ``old test_acc``: the final model's accuracy
+    on ``data``'s clean test split, which the stream never serves: what it still knows of the old data) and each
+    policy's per-batch frames in seed order."""
     rows, frames = [], {name: [] for name in policies}
     for seed, model in models.items():
-        stream = make_stream(data, spec, batches, batch_size, seed, delay=delay)
+        stream = make_stream(pool, spec, batches, batch_size, seed, delay=delay, replace=False)
         start = stream.drift_point if stream.drift_point is not None else batches
         for name, (policy, monitor) in policies.items():
+            monitor = monitor(seed) if callable(monitor) and not hasattr(monitor, "alarm") else monitor
             frame, registry = serve(model, stream, data, policy, monitor, seed)
             final = registry.rollback(fit_free_copy(model), len(registry.versions) - 1)
             frames[name].append(frame)

@@ -337,6 +337,18 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
     return splits.to(device) if device is not None else splits
 
 
+def unused_training(name: str, train_per_class: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training split's examples that ``load_splits(name, train_per_class)`` leaves out (``None``: none left),
+    as tensors: a pool of data the budget's models never saw, distinct from its validation and test splits. Lesson
+    08 streams from it."""
+    if name not in STORED:
+        raise ValueError(f"dataset {name!r} is not allowed here: choose one of {', '.join(STORED)}")
+    x_tr, y_tr, *_ = _raw_splits(name)
+    used = _per_class(y_tr, train_per_class, np.random.default_rng(SPLIT_SEED))  # load_splits' first draw
+    left = np.setdiff1d(np.arange(len(y_tr)), used)
+    return _as_tensor(x_tr[left], name), torch.from_numpy(y_tr[left].astype(np.int64))
+
+
 # ---------------------------------------------------------------- synthetic
 
 def make_synthetic(kind: str, n: int = 1000, noise: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

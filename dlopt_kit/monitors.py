@@ -91,7 +91,7 @@ class Threshold:
     def __post_init__(self) -> None:
         checks.choice("signal", self.signal, SIGNALS)
         checks.finite("level", self.level)
-        self.name = self.name or f"{self.signal} {'<' if self.below else '>'} {self.level:g}"
+        self.name = self.name or f"{self.signal} {'<' if self.below else '>'} {self.level:.3g}"
 
     @property
     def needs_labels(self) -> bool:

@@ -7,9 +7,10 @@ whether or not those labels are known to the policy yet), then the policy may re
 - ``periodic``: retrain every ``every`` batches;
 - ``triggered``: retrain when a monitor raises an alarm (then wait ``cooldown`` batches before the next).
 
-A retrain trains the served model further (``fit`` from its current weights) on the labelled batches that arrived
-since the last retrain, and with ``replay`` on a sample of the original training data as well, so that the old
-distribution is not forgotten. The most recent labelled batch is the validation split that picks the kept epoch.
+A retrain trains the served model further (``fit`` from its current weights) on the newest labelled batches that
+arrived since the last retrain (at most ``window`` of them), and with ``replay`` on a sample of the original
+training data as well, so that the old distribution is not forgotten. The most recent labelled batch is the
+validation split that picks the kept epoch.
 Compute is counted as training examples processed (examples x epochs). Every retrain registers a model version with
 its metrics; ``ModelRegistry.rollback`` serves an earlier one again.
 """
@@ -66,13 +67,15 @@ class ModelRegistry:
 
 @dataclass
 class Policy:
-    """When to retrain (``kind``) and how (``replay`` share of each retrain's data from the original training split,
-    ``config`` for the retraining ``fit``)."""
+    """When to retrain (``kind``) and how: on at most the newest ``window`` labelled batches not used before (a
+    sliding window: what the world looks like now), with a ``replay`` share of each retrain's data from the original
+    training split, and ``config`` for the retraining ``fit``."""
 
     kind: str = "triggered"
     every: int = 10
     cooldown: int = 5
     replay: float = 0.0
+    window: int = 5
     config: RunConfig = field(default_factory=lambda: RunConfig(model="mlp", epochs=3, lr=1e-3, batch_size=64,
                                                                 monitor="val_acc"))
 
@@ -81,6 +84,7 @@ class Policy:
         checks.whole("every", self.every, 1)
         checks.whole("cooldown", self.cooldown, 0)
         checks.number("replay", self.replay, 0.0, 0.9)
+        checks.whole("window", self.window, 2)
 
 
 def _retrain_data(stream: Stream, batches: list[int], original: Splits, replay: float, seed: int) -> Splits:
@@ -101,7 +105,8 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
           on_batch: Callable[[int, dict], bool] | None = None) -> tuple[pd.DataFrame, ModelRegistry]:
     """Serve ``stream`` with a copy of ``model`` under ``policy``. Returns one row per batch (``accuracy`` of the
     served model on it, ``severity``, ``alarm``, ``retrained``, cumulative ``compute``, ``version``) and the model
-    versions, each with its accuracy on ``original``'s validation split (the old distribution) when made.
+    versions, each with its accuracy on ``original``'s validation split (the old distribution) and on the newest
+    labelled batch it was chosen on (the new one) when made.
     ``on_batch(t, row)`` is called after each batch; when it returns True the stream stops there, and the rows so far
     and every version are kept (``frame.attrs["ended"]`` says ``stopped by the user`` instead of ``completed``)."""
     if policy.kind == "triggered" and monitor is None:
@@ -121,7 +126,7 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
         alarm = check(monitor, model, stream, t, signals, reference) if monitor is not None else False
         due = {"never": False, "periodic": (t + 1) % policy.every == 0,
                "triggered": alarm and t - last_retrain > policy.cooldown}[policy.kind]
-        fresh = [b for b in known_now if b not in used]
+        fresh = [b for b in known_now if b not in used][-policy.window:]
         retrained = False
         if due and fresh:
             data = _retrain_data(stream, fresh, original, policy.replay, seed + t)
@@ -131,7 +136,8 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
             compute += len(data.y_train) * epochs
             used.update(fresh)
             last_retrain, retrained = t, True
-            registry.register(model, t, old_val_acc=evaluate(model, original.x_val, original.y_val)[1])
+            registry.register(model, t, old_val_acc=evaluate(model, original.x_val, original.y_val)[1],
+                              new_val_acc=evaluate(model, data.x_val, data.y_val)[1])
             if monitor is not None:
                 monitor.reset()  # the detector's past belongs to the model that was replaced
                 reference = Reference.of(model, torch.cat([stream.batches[b][0] for b in fresh]))  # the new normal

@@ -106,10 +106,12 @@ def _apply(x: torch.Tensor, y: torch.Tensor, spec: DriftSpec, severity: float,
 
 def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpec, batches: int = 60,
                 batch_size: int = 100, seed: int = 0, delay: int = 0, labelled: float = 1.0,
-                split: str = "test") -> Stream:
-    """``batches`` batches of ``batch_size`` images drawn (with replacement, seeded) from ``pool`` (a ``Splits``'
-    ``split``, ``test`` or ``val``, or ``(x, y)``), drifting as ``spec`` says. ``delay`` and ``labelled`` set when
-    labels arrive. Draw from ``val`` to choose a monitor's threshold or a policy, from ``test`` to report."""
+                split: str = "test", replace: bool = True) -> Stream:
+    """``batches`` batches of ``batch_size`` images drawn (seeded) from ``pool`` (a ``Splits``' ``split``, ``test``
+    or ``val``, or ``(x, y)``), drifting as ``spec`` says. ``delay`` and ``labelled`` set when labels arrive.
+    ``replace=False`` never serves an image twice (a model that retrains on a batch is never scored on the same image
+    later); the pool must then hold enough images of every class. Draw from ``val`` to choose a monitor's threshold,
+    from a pool no model has seen (``data.unused_training``) to report."""
     batches = checks.whole("batches", batches, 1)
     batch_size = checks.whole("batch_size", batch_size, 1)
     delay = checks.whole("delay", delay, 0)
@@ -120,7 +122,7 @@ def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpe
     if spec.kind == "concept" and max(spec.pair) >= classes:
         raise ValueError(f"pair={spec.pair} names a class the pool lacks: it has classes 0 to {classes - 1}")
     rng = np.random.default_rng(seed)
-    by_class = [np.flatnonzero(y_pool.numpy() == c) for c in range(classes)]
+    by_class = [rng.permutation(np.flatnonzero(y_pool.numpy() == c)).tolist() for c in range(classes)]
     favoured = np.arange(classes) < (classes + 1) // 2
     out, severity = [], []
     for t in range(batches):
@@ -130,7 +132,14 @@ def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpe
             share = 1 / 2 + s * (spec.level - 1 / 2)  # the favoured half's share of a batch: from 1/2 to strength
             weights = np.where(favoured, share / favoured.sum(), (1 - share) / (~favoured).sum())
         drawn = rng.choice(classes, batch_size, p=weights)
-        idx = np.array([rng.choice(by_class[c]) for c in drawn])
+        if replace:
+            idx = np.array([by_class[c][rng.integers(len(by_class[c]))] for c in drawn])
+        else:
+            short = [c for c in range(classes) if (drawn == c).sum() > len(by_class[c])]
+            if short:
+                raise ValueError(f"the pool has run out of class {short[0]} at batch {t}: draw fewer or smaller "
+                                 "batches, or pass replace=True")
+            idx = np.array([by_class[c].pop() for c in drawn])
         x, y = _apply(x_pool[idx], y_pool[idx], spec, s, rng)
         out.append((x, y))
         severity.append(s)

@@ -20,8 +20,11 @@ def test_a_run_streams_the_validation_split_and_adds_a_row(tiny):
     row = panel.results_frame().iloc[0]
     assert row["run"] == 1 and row["batches run"] == 12 and row["retrains"] >= 1 and row["compute"] > 0
     assert "Run 1: completed" in panel.status.value and panel.plot.value
-    never = panel.run(policy="never")
-    assert never["compute"].iloc[-1] == 0 and len(panel.results_frame()) == 2
+    assert row["false alarms"] <= row["alarms"]
+    partial = panel.run(labelled=0.5, delay=2)
+    assert partial is not None and panel.rows[-1]["delay"] == 2
+    never = panel.run(policy="never", labelled=1.0, delay=1)
+    assert never["compute"].iloc[-1] == 0 and len(panel.results_frame()) == 3
 
 
 def test_stop_keeps_the_partial_run_and_a_bad_value_keeps_every_row(tiny):
@@ -36,7 +39,8 @@ def test_stop_keeps_the_partial_run_and_a_bad_value_keeps_every_row(tiny):
     assert 3 <= panel.rows[-1]["batches run"] < 3000
     for bad, message in ((dict(batches=0), "batches=0 is out of range"),
                          (dict(batches=40, replay=0.95), "replay=0.95 is out of range"),
-                         (dict(replay=0.0, threshold=-1.0), "threshold=-1.0 is out of range")):
+                         (dict(replay=0.0, threshold=-1.0), "threshold=-1.0 is out of range"),
+                         (dict(threshold=0.3, labelled=2.0), "labelled=2.0 is out of range")):
         assert panel.run(**bad) is None
         assert message in panel.status.value and len(panel.rows) == 1
     with pytest.raises(ValueError, match="monitor='loss' is not allowed"):

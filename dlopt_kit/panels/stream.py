@@ -40,16 +40,21 @@ def make_monitor(name: str, threshold: float) -> Threshold | Detector:
 
 
 class StreamPanel:
-    """Run/Stop dashboard over ``policies.serve``: drift kind and speed, policy, monitor and its threshold, replay
-    share, stream length and seed. ``run(**values)`` does from code what choosing and clicking Run does."""
+    """Run/Stop dashboard over ``policies.serve``: drift kind and speed, policy, monitor and its threshold (unused by
+    ``adwin on correct``, which has none), retrain interval, replay share, the share of batches whose labels come
+    back and how many batches late, stream length and seed. The drift starts a third of the way in and a gradual one
+    ramps over a sixth of the stream; one seed per run. ``run(**values)`` does from code what choosing and clicking
+    Run does."""
 
     def __init__(self, data: Splits, base: RunConfig, batch_size: int = 100, delay: int = 1,
                  title: str = "Lesson 08: a drifting stream, a monitor and a retraining policy") -> None:
-        self.data, self.base, self.batch_size, self.delay = data, base, batch_size, delay
+        self.data, self.base, self.batch_size = data, base, batch_size
         self.spec = [Control("drift", "choice", "brightness", DRIFTS), Control("speed", "choice", "gradual", SPEEDS),
                      Control("policy", "choice", "triggered", POLICIES),
                      Control("monitor", "choice", "input_ks", MONITORS), Control("threshold", "float", 0.3),
                      Control("every", "int", 10, label="retrain every"), Control("replay", "float", 0.0),
+                     Control("labelled", "float", 1.0, label="labelled share"),
+                     Control("delay", "int", delay, label="label delay"),
                      Control("batches", "int", 40), Control("seed", "int", 0)]
         self.controls = {c.name: build_control(c) for c in self.spec}
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
@@ -88,6 +93,8 @@ class StreamPanel:
 
     def settings(self, values: dict[str, Any]) -> tuple[DriftSpec, Policy, Any, int, int]:
         """The drift, policy, monitor, batches and seed the values name (ValueError naming a bad one)."""
+        checks.number("labelled", values["labelled"], 0.0, 1.0)
+        checks.whole("delay", values["delay"], 0, 100)
         batches = checks.whole("batches", values["batches"], 2, 10_000)
         seed = checks.whole("seed", values["seed"], 0, 2**32 - 1)
         spec = DriftSpec(values["drift"], onset=batches // 3, speed=values["speed"], ramp=max(1, batches // 6))
@@ -148,7 +155,8 @@ class StreamPanel:
         spec, policy, monitor, batches, seed = settings
         started = time.perf_counter()
         try:
-            stream = make_stream(self.data, spec, batches, self.batch_size, seed, delay=self.delay, split="val")
+            stream = make_stream(self.data, spec, batches, self.batch_size, seed, delay=values["delay"],
+                                 labelled=values["labelled"], split="val")
             model = self._model(seed)
             so_far: list[dict] = []
 
@@ -171,6 +179,7 @@ class StreamPanel:
             ended = frame.attrs["ended"]
             self.rows.append({"run": len(self.frames), **values, "batches run": len(frame),
                               "accuracy after drift": after, "alarms": int(frame["alarm"].sum()),
+                              "false alarms": int(frame["alarm"][frame["severity"] == 0].sum()),
                               "retrains": int(frame["retrained"].sum()), "compute": int(frame["compute"].iloc[-1]),
                               "old data val_acc": registry.versions[-1].metrics["old_val_acc"],
                               "seconds": round(time.perf_counter() - started, 1), "ended": ended})
