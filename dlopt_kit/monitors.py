@@ -163,11 +163,17 @@ def check(monitor: Monitor, model: torch.nn.Module, stream: Stream, t: int, sign
     return fired
 
 
+def alarm_column(monitor: Monitor | str) -> str:
+    """The column of ``watch``'s frame that holds ``monitor``'s alarms: ``alarm: <its name>``."""
+    return f"alarm: {monitor if isinstance(monitor, str) else monitor.name}"
+
+
 def watch(model: torch.nn.Module, stream: Stream, reference: Splits | Reference,
           monitors: Sequence[Monitor] = ()) -> pd.DataFrame:
     """Score ``model`` on every batch of ``stream`` (no retraining): one row per batch with ``severity``, every
     signal (``accuracy`` of the batch on its true labels, for the record) and, per monitor, whether it raised an
-    alarm at that batch; monitors that need labels see them only when they arrive (``stream.delay``)."""
+    alarm at that batch (column ``alarm: <monitor's name>``); monitors that need labels see them only when they
+    arrive (``stream.delay``)."""
     ref = reference if isinstance(reference, Reference) else Reference.of(model, reference.x_val)
     for m in monitors:
         m.reset()
@@ -175,7 +181,7 @@ def watch(model: torch.nn.Module, stream: Stream, reference: Splits | Reference,
     for t, (x, y) in enumerate(stream.batches):
         signals = batch_signals(model, x, y, ref)
         row = {"batch": t, "severity": stream.severity[t], **{k: v for k, v in signals.items() if k[0] != "_"}}
-        row.update({m.name: check(m, model, stream, t, signals, ref) for m in monitors})
+        row.update({alarm_column(m): check(m, model, stream, t, signals, ref) for m in monitors})
         rows.append(row)
     return pd.DataFrame(rows).set_index("batch")
 
@@ -187,7 +193,7 @@ def alarm_report(frame: pd.DataFrame, monitors: Sequence[Monitor] | Sequence[str
     rows = {}
     for m in monitors:
         name = m if isinstance(m, str) else m.name
-        alarms = np.flatnonzero(frame[name].to_numpy())
+        alarms = np.flatnonzero(frame[alarm_column(name)].to_numpy())
         start = len(frame) if drift_point is None else drift_point
         after = alarms[alarms >= start]
         rows[name] = {"false alarms": int((alarms < start).sum()),

@@ -90,8 +90,11 @@ class Policy:
 def _retrain_data(stream: Stream, batches: list[int], original: Splits, replay: float, seed: int) -> Splits:
     xs = [stream.batches[b][0] for b in batches]
     ys = [stream.batches[b][1] for b in batches]
+    if len(xs) == 1:  # one batch: its first half trains, its second half chooses the epoch
+        half = len(ys[0]) // 2
+        xs, ys = [xs[0][:half], xs[0][half:]], [ys[0][:half], ys[0][half:]]
     x_val, y_val = xs[-1], ys[-1]
-    x_new, y_new = torch.cat(xs[:-1] or xs), torch.cat(ys[:-1] or ys)
+    x_new, y_new = torch.cat(xs[:-1]), torch.cat(ys[:-1])
     if replay > 0:
         count = int(round(len(y_new) * replay / (1 - replay)))
         pick = torch.randperm(len(original.y_train), generator=torch.Generator().manual_seed(seed))[:count]
@@ -106,7 +109,7 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
     """Serve ``stream`` with a copy of ``model`` under ``policy``. Returns one row per batch (``accuracy`` of the
     served model on it, ``severity``, ``alarm``, ``retrained``, cumulative ``compute``, ``version``) and the model
     versions, each with its accuracy on ``original``'s validation split (the old distribution) and on the newest
-    labelled batch it was chosen on (the new one) when made.
+    labelled batch (the new one; that batch chose the retrain's epoch, so the number runs high) when made.
     ``on_batch(t, row)`` is called after each batch; when it returns True the stream stops there, and the rows so far
     and every version are kept (``frame.attrs["ended"]`` says ``stopped by the user`` instead of ``completed``)."""
     if policy.kind == "triggered" and monitor is None:
@@ -137,7 +140,7 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
             used.update(fresh)
             last_retrain, retrained = t, True
             registry.register(model, t, old_val_acc=evaluate(model, original.x_val, original.y_val)[1],
-                              new_val_acc=evaluate(model, data.x_val, data.y_val)[1])
+                              newest_batch_acc=evaluate(model, data.x_val, data.y_val)[1])
             if monitor is not None:
                 monitor.reset()  # the detector's past belongs to the model that was replaced
                 reference = Reference.of(model, torch.cat([stream.batches[b][0] for b in fresh]))  # the new normal

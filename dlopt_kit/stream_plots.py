@@ -47,8 +47,9 @@ def plot_policies(frames: Mapping[str, Sequence[pd.DataFrame]], drift_point: int
 
 
 def plot_signal(frame: pd.DataFrame, signal: str, threshold: float | None, drift_point: int | None,
-                ax: Axes | None = None, label: str | None = None) -> Axes:
-    """One signal per batch, its alarm threshold and the drift point."""
+                ax: Axes | None = None, label: str | None = None, log: bool = False) -> Axes:
+    """One signal per batch, its alarm threshold and the drift point (``log``: a logarithmic y axis, for a signal
+    such as PSI that grows by orders of magnitude)."""
     ax = _axes(ax, (4, 2.6))
     ax.plot(frame.index, frame[signal], lw=1.2, label=label or signal)
     if threshold is not None:
@@ -56,7 +57,10 @@ def plot_signal(frame: pd.DataFrame, signal: str, threshold: float | None, drift
     mark_drift(ax, drift_point)
     ax.set_xlabel("batch of the stream")
     ax.set_ylabel(signal)
-    ax.set_ylim(bottom=0)
+    if log:
+        ax.set_yscale("log")
+    else:
+        ax.set_ylim(bottom=0)
     ax.legend(fontsize=7)
     return ax
 

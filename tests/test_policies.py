@@ -46,6 +46,8 @@ def test_replay_mixes_the_original_training_data_into_each_retrain(tiny, served)
     plain = _retrain_data(stream, [0, 1, 2], tiny, replay=0.0, seed=0)
     mixed = _retrain_data(stream, [0, 1, 2], tiny, replay=0.5, seed=0)
     assert len(plain.y_train) == 40 and len(mixed.y_train) == 80
+    one = _retrain_data(stream, [4], tiny, replay=0.0, seed=0)  # one batch: half trains, half validates
+    assert len(one.y_train) == len(one.y_val) == 10
     assert torch.equal(mixed.x_val, stream.batches[2][0])  # the newest labelled batch picks the epoch
 
 

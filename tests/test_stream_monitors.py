@@ -12,6 +12,7 @@ from dlopt_kit.monitors import (
     Detector,
     Reference,
     Threshold,
+    alarm_column,
     alarm_report,
     arrivals,
     batch_signals,
@@ -97,8 +98,9 @@ def test_monitors_that_need_labels_see_them_only_when_they_arrive(model, small):
     assert [arrivals(stream, t) for t in range(5)] == [[], [], [0], [1], [2]]
     always = Threshold("accuracy", 2.0, below=True)  # fires whenever it sees labels
     frame = watch(model, stream, small, [always, Threshold("confidence", 2.0, below=True)])
-    assert frame[always.name].tolist() == [False, False, True, True, True]  # the label delay counts
-    assert frame["confidence < 2"].all() and frame["accuracy"].notna().all()  # label-free: from the first batch
+    assert frame[alarm_column(always)].tolist() == [False, False, True, True, True]  # the label delay counts
+    assert frame["alarm: confidence < 2"].all() and frame["accuracy"].notna().all()  # label-free: from the first
+    assert frame["confidence"].between(0, 1).all()  # the signal keeps its own column
     ref = Reference.of(model, small.x_val)
     signals = batch_signals(model, *stream.batches[0], ref)
     assert signals["_correct"].shape == (50,) and 0 <= signals["confidence"] <= 1

@@ -1,8 +1,10 @@
 """Lesson 08's dashboard: a drifting stream plays live under a retraining policy; alarms and retrains appear as they
 happen, and a table keeps every run so that policies compare side by side.
 
-The stream is drawn from the **validation** split (a panel reads validation data only); the deployed model is
-trained once per seed on the training split, before the first batch.
+The stream is drawn without repeats from ``pool`` (images no model has seen, ``data.unused_training``) when one is
+given, else from the validation split with repeats; never from the test split. The deployed model is trained once
+per seed on the training split, before the first batch. Retrains use the experiment's settings (3 epochs, batches
+of 64, a cooldown of 4 batches after a triggered retrain).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import ipywidgets as W
 import pandas as pd
+import torch
 from matplotlib.figure import Figure
 
 from .. import checks
@@ -47,12 +50,14 @@ class StreamPanel:
     Run does."""
 
     def __init__(self, data: Splits, base: RunConfig, batch_size: int = 100, delay: int = 1,
+                 pool: tuple[torch.Tensor, torch.Tensor] | None = None, threshold: float = 0.4,
                  title: str = "Lesson 08: a drifting stream, a monitor and a retraining policy") -> None:
-        self.data, self.base, self.batch_size = data, base, batch_size
+        self.data, self.base, self.batch_size, self.pool = data, base, batch_size, pool
         self.spec = [Control("drift", "choice", "brightness", DRIFTS), Control("speed", "choice", "gradual", SPEEDS),
                      Control("policy", "choice", "triggered", POLICIES),
-                     Control("monitor", "choice", "input_ks", MONITORS), Control("threshold", "float", 0.3),
-                     Control("every", "int", 10, label="retrain every"), Control("replay", "float", 0.0),
+                     Control("monitor", "choice", "prediction_psi", MONITORS),
+                     Control("threshold", "float", threshold),
+                     Control("every", "int", 5, label="retrain every"), Control("replay", "float", 0.0),
                      Control("labelled", "float", 1.0, label="labelled share"),
                      Control("delay", "int", delay, label="label delay"),
                      Control("batches", "int", 40), Control("seed", "int", 0)]
@@ -98,8 +103,8 @@ class StreamPanel:
         batches = checks.whole("batches", values["batches"], 2, 10_000)
         seed = checks.whole("seed", values["seed"], 0, 2**32 - 1)
         spec = DriftSpec(values["drift"], onset=batches // 3, speed=values["speed"], ramp=max(1, batches // 6))
-        policy = Policy(values["policy"], every=values["every"], cooldown=3, replay=values["replay"],
-                        config=self.base.replace(epochs=3, monitor="val_acc"))
+        policy = Policy(values["policy"], every=values["every"], cooldown=4, replay=values["replay"],
+                        config=self.base.replace(epochs=3, batch_size=64, monitor="val_acc"))
         monitor = make_monitor(values["monitor"], values["threshold"])
         return spec, policy, monitor, batches, seed
 
@@ -155,8 +160,9 @@ class StreamPanel:
         spec, policy, monitor, batches, seed = settings
         started = time.perf_counter()
         try:
-            stream = make_stream(self.data, spec, batches, self.batch_size, seed, delay=values["delay"],
-                                 labelled=values["labelled"], split="val")
+            source = self.pool if self.pool is not None else self.data
+            stream = make_stream(source, spec, batches, self.batch_size, seed, delay=values["delay"],
+                                 labelled=values["labelled"], split="val", replace=self.pool is None)
             model = self._model(seed)
             so_far: list[dict] = []
 
