@@ -28,7 +28,7 @@ from ..plots import figure_png
 from ..policies import POLICIES, Policy, serve
 from ..stream import DRIFTS, SPEEDS, DriftSpec, make_stream
 from ..training import fit
-from .training import Control, build_control, control_grid, control_value
+from .training import Control, PanelControls, build_control, control_grid
 
 MONITORS = ("input_ks", "prediction_psi", "confidence", "adwin on correct")
 
@@ -42,7 +42,7 @@ def make_monitor(name: str, threshold: float) -> Threshold | Detector:
     return Threshold(name, threshold, below=name == "confidence")
 
 
-class StreamPanel:
+class StreamPanel(PanelControls):
     """Run/Stop dashboard over ``policies.serve``: drift kind and speed, policy, monitor and its threshold (unused by
     ``adwin on correct``, which has none), retrain interval, replay share, the share of batches whose labels come
     back and how many batches late, stream length and seed. The drift starts a third of the way in and a gradual one
@@ -79,23 +79,6 @@ class StreamPanel:
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status, self.plot,
                               self.table])
 
-    # ------------------------------------------------------------ controls
-    def values(self) -> dict[str, Any]:
-        kinds = {c.name: c.kind for c in self.spec}
-        out = {}
-        for name, widget in self.controls.items():
-            value = widget.value
-            out[name] = int(value) if kinds[name] == "int" and float(value).is_integer() else value
-        return out
-
-    def set_values(self, **values: Any) -> None:
-        """Set controls by name; a value a control cannot hold raises ValueError naming it, and nothing changes."""
-        checks.known_names("control(s)", values, list(self.controls))
-        kinds = {c.name: c for c in self.spec}
-        plain = {name: control_value(kinds[name], value) for name, value in values.items()}
-        for name, value in plain.items():
-            self.controls[name].value = value
-
     def settings(self, values: dict[str, Any]) -> tuple[DriftSpec, Policy, Any, int, int]:
         """The drift, policy, monitor, batches and seed the values name (ValueError naming a bad one)."""
         checks.number("labelled", values["labelled"], 0.0, 1.0)
@@ -107,10 +90,6 @@ class StreamPanel:
                         config=self.base.replace(epochs=3, batch_size=64, monitor="val_acc"))
         monitor = make_monitor(values["monitor"], values["threshold"])
         return spec, policy, monitor, batches, seed
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     # ------------------------------------------------------------ buttons
     def on_run(self, _button: Any = None) -> None:
@@ -196,9 +175,6 @@ class StreamPanel:
         finally:
             self.progress.value, self.progress.description = self.progress.max, "idle"
             self.run_button.disabled, self.stop_button.disabled = False, True
-
-    def _say(self, message: str, colour: str) -> None:
-        self.status.value = f'<span style="color:{colour}">{message}</span>'
 
     def results_frame(self) -> pd.DataFrame:
         """Every finished run, one row each (validation-split stream)."""

@@ -110,7 +110,40 @@ def default_live_plot(history: Any) -> Figure:
     return plot_history(history, axes=Figure(figsize=(8, 3)).subplots(1, 2))
 
 
-class TrainingPanel:
+class PanelControls:
+    """What every Run/Stop panel shares: reading and setting its controls (``self.spec``, ``self.controls``), whether
+    a run is in progress (``self._thread``) and the status line (``self.status``)."""
+
+    def values(self) -> dict[str, Any]:
+        """The controls' values; whole-number boxes give an int when they hold one (else the float, refused later)."""
+        kinds = {c.name: c.kind for c in self.spec}
+
+        def plain(name: str, value: Any) -> Any:
+            if kinds[name] == "int" and isinstance(value, float) and value.is_integer():
+                return int(value)
+            return value
+
+        return {name: plain(name, widget.value) for name, widget in self.controls.items()}
+
+    def set_values(self, **values: Any) -> None:
+        """Set controls by name. A value its control cannot hold (text or ``True`` in a number box, 2.7 in a
+        whole-number box, an option the dropdown lacks) raises ValueError naming it and what is allowed, and no
+        control changes."""
+        checks.known_names("control(s)", values, list(self.controls))
+        kinds = {c.name: c for c in self.spec}
+        plain = {name: control_value(kinds[name], value) for name, value in values.items()}
+        for name, value in plain.items():
+            self.controls[name].value = value
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _say(self, message: str, colour: str) -> None:
+        self.status.value = f'<span style="color:{colour}">{message}</span>'
+
+
+class TrainingPanel(PanelControls):
     """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one.
 
     ``row_metrics(result, data, values)`` gives the columns each finished run adds to the results table (default:
@@ -155,32 +188,6 @@ class TrainingPanel:
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), knobs,
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status,
                               self.plot, self.table])
-
-    # ------------------------------------------------------------ reading the controls
-    def values(self) -> dict[str, Any]:
-        """The controls' values; whole-number boxes give an int when they hold one (else the float, refused later)."""
-        kinds = {c.name: c.kind for c in self.spec}
-
-        def plain(name: str, value: Any) -> Any:
-            if kinds[name] == "int" and isinstance(value, float) and value.is_integer():
-                return int(value)
-            return value
-
-        return {name: plain(name, widget.value) for name, widget in self.controls.items()}
-
-    def set_values(self, **values: Any) -> None:
-        """Set controls by name. A value its control cannot hold (text or ``True`` in a number box, 2.7 in a
-        whole-number box, an option the dropdown lacks) raises ValueError naming it and what is allowed, and no
-        control changes."""
-        checks.known_names("control(s)", values, list(self.controls))
-        kinds = {c.name: c for c in self.spec}
-        plain = {name: control_value(kinds[name], value) for name, value in values.items()}
-        for name, value in plain.items():
-            self.controls[name].value = value
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     # ------------------------------------------------------------ buttons
     def on_run(self, _button: Any = None) -> None:
@@ -266,9 +273,6 @@ class TrainingPanel:
             self.progress.value = self.progress.max
             self.progress.description = "idle"
             self.run_button.disabled, self.stop_button.disabled = False, True
-
-    def _say(self, message: str, colour: str) -> None:
-        self.status.value = f'<span style="color:{colour}">{message}</span>'
 
     # ------------------------------------------------------------ results
     def results_frame(self) -> pd.DataFrame:
