@@ -1,5 +1,6 @@
 """``python -m dlopt_kit doctor`` checks the set-up; ``python -m dlopt_kit prepare`` builds the dataset cache;
-``python -m dlopt_kit tune ...`` runs shared Optuna studies (see ``dlopt_kit.tune_cli``)."""
+``python -m dlopt_kit tune ...`` runs shared Optuna studies (see ``dlopt_kit.tune_cli``); ``python -m dlopt_kit
+compare RECIPE...`` compares recipes side by side (see ``dlopt_kit.compare_cli``)."""
 
 from __future__ import annotations
 
@@ -13,10 +14,15 @@ def main(argv: list[str] | None = None) -> int:
         from .tune_cli import main as tune
 
         return tune(argv[1:])
+    if argv[:1] == ["compare"]:
+        from .compare_cli import main as compare
+
+        return compare(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m dlopt_kit")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("doctor", help="print versions, device, budget and dataset status")
     sub.add_parser("tune", help="shared Optuna studies: server, create, worker, status, dashboard")
+    sub.add_parser("compare", help="compare recipes side by side over seeds: compare RECIPE... [--seeds N] [--out DIR]")
     prep = sub.add_parser("prepare", help="build the dataset cache under datasets/ (quick when it is ready)")
     prep.add_argument("--offline", action="store_true", help="never download; fail with advice instead")
     prep.add_argument("--force", action="store_true", help="rebuild even a cache that verifies")

@@ -1,0 +1,93 @@
+"""``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR]``: the sandbox's comparison from a terminal.
+
+Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), trains each with every
+seed on the data they share, with a progress bar, then prints a table (parameters of the choice on validation, the
+kept model's test accuracy) and a paired verdict for every two recipes, and writes the validation curves as PNG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .recipes import RecipeError, load_recipe, same_data
+
+
+def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc") -> str:
+    """One line: ``a`` against ``b`` paired over seeds on ``metric`` (the kept model's), and what it supports: one
+    beats the other only if it did in every seed and the 95 % interval excludes zero."""
+    from .claims import paired, per_seed
+
+    result = paired(per_seed(table, a, metric), per_seed(table, b, metric), f"{a} vs {b}")
+    low, high = result.interval()
+    if (result.gains > 0).all() and low > 0:
+        word = f"{a} beats {b}"
+    elif (result.gains < 0).all() and high < 0:
+        word = f"{b} beats {a}"
+    else:
+        word = f"no clear difference over {len(result.seeds)} seeds"
+    return f"{result.summary()}: {word}"
+
+
+def summary_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Per recipe: the best epoch's validation accuracy and the kept model's test accuracy (mean and std over
+    seeds), and seconds per run."""
+    from .compare import best_rows
+
+    best = best_rows(table).groupby("config", sort=False)
+    out = pd.DataFrame({"val_acc": best["val_acc"].mean(), "test_acc": best["test_acc"].mean(),
+                        "test_acc std": best["test_acc"].std(),
+                        "seconds per run": table.groupby(["config", "seed"], sort=False)["seconds"].sum()
+                        .groupby("config", sort=False).mean()})
+    return out.reindex(pd.unique(table["config"])).rename_axis("recipe")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m dlopt_kit compare",
+                                     description="Compare recipes side by side over seeds.")
+    parser.add_argument("recipes", nargs="+", type=Path, help="recipe files (.yaml, .yml or .json)")
+    parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the recipes' own")
+    parser.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder for compare.png")
+    args = parser.parse_args(argv)
+    try:
+        recipes = [load_recipe(p) for p in args.recipes]
+        names = [r.name for r in recipes]
+        if len(set(names)) != len(names):
+            raise RecipeError(f"two recipes share a name ({', '.join(names)}): give each its own `name:`")
+        dataset, train, evaluate = same_data(recipes)
+        if args.seeds is not None:
+            if args.seeds < 1:
+                raise RecipeError(f"--seeds {args.seeds}: give at least 1")
+            seeds = list(range(args.seeds))
+        else:
+            seeds = list(recipes[0].seeds)
+            for r in recipes[1:]:
+                if list(r.seeds) != seeds:
+                    raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} list different seeds: "
+                                      "give them the same `seeds:` or pass --seeds N")
+    except RecipeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from .compare import compare
+    from .data import load_splits
+    from .plots import plot_comparison
+
+    data = load_splits(dataset, train, evaluate)
+    print(f"data: {data.describe()} | seeds: {', '.join(map(str, seeds))}")
+    table = compare({r.name: r.config for r in recipes}, data, seeds, progress=True)
+    print(summary_table(table).round(3).to_string())
+    if len(recipes) > 1:
+        print("\npaired over seeds, test accuracy of the kept model (each run's epoch chosen on validation):")
+        for a, b in itertools.combinations(names, 2):
+            print("  " + verdict(b, a, table))
+    args.out.mkdir(parents=True, exist_ok=True)
+    fig = plot_comparison(table, "val_acc")
+    path = args.out / "compare.png"
+    fig.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"\nplot: {path}")
+    return 0
