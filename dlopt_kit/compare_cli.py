@@ -2,7 +2,8 @@
 
 Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), trains each with every
 seed on the data they share, with a progress bar, then prints a table (parameters of the choice on validation, the
-kept model's test accuracy) and a paired verdict for every two recipes, and writes the validation curves as PNG.
+kept model's test accuracy) and a paired verdict for every two recipes, writes the validation curves as PNG and,
+with ``--store``, keeps every run in the sandbox's SQLite store.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recipes", nargs="+", type=Path, help="recipe files (.yaml, .yml or .json)")
     parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the recipes' own")
     parser.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder for compare.png")
+    parser.add_argument("--store", type=Path, help="also keep every run in this SQLite file (e.g. runs/sandbox.sqlite)")
     args = parser.parse_args(argv)
     try:
         recipes = [load_recipe(p) for p in args.recipes]
@@ -90,4 +92,11 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / "compare.png"
     fig.savefig(path, dpi=100, bbox_inches="tight")
     print(f"\nplot: {path}")
+    if args.store is not None:
+        from .store import Store
+
+        store = Store(args.store)
+        for r in recipes:
+            store.add(r, table[table["config"] == r.name])
+        print(f"kept in: {args.store} ({len(store.runs())} runs)")
     return 0
