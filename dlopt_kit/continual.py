@@ -4,6 +4,7 @@ knows of the old data, on the test split)."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
@@ -52,20 +53,13 @@ def policy_study(models: Mapping[int, torch.nn.Module], data: Splits, spec: Drif
         for name, (policy, monitor) in policies.items():
             monitor = monitor(seed) if callable(monitor) and not hasattr(monitor, "alarm") else monitor
             frame, registry = serve(model, stream, data, policy, monitor, seed)
-            final = registry.rollback(fit_free_copy(model), len(registry.versions) - 1)
+            final = registry.rollback(copy.deepcopy(model), len(registry.versions) - 1)  # the served one stays
             frames[name].append(frame)
             rows.append({"policy": name, "seed": seed, "accuracy before": frame["accuracy"][:start].mean(),
                          "accuracy after": frame["accuracy"][start:].mean(), "retrains": int(frame["retrained"].sum()),
                          "compute": int(frame["compute"].iloc[-1]),
                          "old test_acc": evaluate(final, data.x_test, data.y_test)[1]})
     return pd.DataFrame(rows), frames
-
-
-def fit_free_copy(model: torch.nn.Module) -> torch.nn.Module:
-    """A copy of ``model`` to load a version's weights into (the served model itself is never changed)."""
-    import copy
-
-    return copy.deepcopy(model)
 
 
 def arm(table: pd.DataFrame, policy: str, column: str) -> pd.Series:

@@ -56,9 +56,9 @@ class Reference:
 
     @classmethod
     def of(cls, model: torch.nn.Module, x: torch.Tensor) -> Reference:
-        predicted = predict_proba(model, x).argmax(1).numpy()
-        classes = int(predict_proba(model, x[:1]).shape[1])
-        return cls(np.bincount(predicted, minlength=classes) / len(predicted), _brightness(x))
+        probs = predict_proba(model, x)
+        predicted = probs.argmax(1).numpy()
+        return cls(np.bincount(predicted, minlength=probs.shape[1]) / len(predicted), _brightness(x))
 
 
 def _brightness(x: torch.Tensor) -> np.ndarray:
