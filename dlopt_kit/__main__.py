@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except DatasetError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    from .transfer_study import prepare_features
+
+    print(f"lesson 03 ImageNet features: {prepare_features()}")
     return 0
 
 

@@ -175,11 +175,15 @@ def _key(backbone: nn.Module, data: Splits) -> tuple:
 
 
 @torch.no_grad()
-def backbone_features(backbone: nn.Module, data: Splits, batch_size: int = 256) -> Splits:
+def backbone_features(backbone: nn.Module, data: Splits, batch_size: int = 256, store: Path | None = None) -> Splits:
     """``data`` with every split's inputs replaced by ``backbone``'s features (frozen, eval mode): what a linear
     probe trains on. Computed once per backbone and data and kept in memory for the session (the second call is
-    free)."""
+    free). With ``store`` (a folder) they are also kept on disk under a name made from the backbone's weights and
+    the data, so a later session loads them instead (``make setup`` fills lesson 03's this way)."""
     key = _key(backbone, data)
+    path = None if store is None else Path(store) / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:24]}.pt"
+    if key not in _FEATURES and path is not None and path.is_file():
+        _FEATURES[key] = Splits(**torch.load(path, weights_only=True))
     if key not in _FEATURES:
         backbone.eval()
         out = {}
@@ -189,6 +193,10 @@ def backbone_features(backbone: nn.Module, data: Splits, batch_size: int = 256) 
             out[f"x_{split}"] = torch.cat(parts) if parts else torch.zeros(0, backbone.features)
         _FEATURES[key] = Splits(f"{data.name} [{type(backbone).__name__} features]", out["x_train"], data.y_train,
                                 out["x_val"], data.y_val, out["x_test"], data.y_test, list(data.classes))
+    if path is not None and not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(vars(_FEATURES[key]), path.with_suffix(".tmp"))
+        path.with_suffix(".tmp").replace(path)
     return _FEATURES[key]
 
 

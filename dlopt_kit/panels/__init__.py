@@ -2,6 +2,7 @@
 
 - ``training``: ``TrainingPanel`` (Run, Stop, live plot, progress, results table), ``Control``, ``default_spec``;
   lesson 00, and the base of every lesson's training panel.
+- ``architectures``: ``architecture_panel`` (model, transfer mode, labels per class, ensemble members); lesson 03.
 - ``augment``: ``AugmentGallery`` and ``config_with_augment`` (the training panel's augmentation knobs); lesson 02.
 - ``tuning``: ``TuningPanel`` (one stored Optuna study, live best-so-far plot, trials table, or a class's shared
   study joined under a name); lesson 04.
@@ -13,6 +14,7 @@
 - ``stream``: ``StreamPanel`` (a drifting stream played live under a monitor and a retraining policy); lesson 08.
 """
 
+from .architectures import architecture_panel
 from .augment import AugmentGallery, config_with_augment
 from .efficient import EfficientPanel, efficient_config, efficient_panel
 from .evaluation import ThresholdPanel, imbalance_panel
@@ -24,7 +26,7 @@ from .training import Control, TrainingPanel, build_control, config_from_values,
 from .tuning import TuningPanel
 
 __all__ = ["AugmentGallery", "Control", "EfficientPanel", "LeaderboardPanel", "StreamPanel", "ThresholdPanel",
-           "TrainingPanel", "TuningPanel",
+           "TrainingPanel", "TuningPanel", "architecture_panel",
            "boundary_panel", "build_control", "data_quality_panel",
            "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
            "efficient_config", "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]

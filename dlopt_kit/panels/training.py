@@ -267,8 +267,9 @@ class TrainingPanel(PanelControls):
             self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
             colour = "crimson" if result.stop_reason.startswith("diverged") else "green"
             shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+            by = "validation accuracy" if config.monitor == "val_acc" else "validation loss"
             self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; best epoch "
-                      f"{result.best_epoch} (by validation loss){': ' + shown if shown else ''}.", colour)
+                      f"{result.best_epoch} (by {by}){': ' + shown if shown else ''}.", colour)
         finally:
             self.progress.value = self.progress.max
             self.progress.description = "idle"

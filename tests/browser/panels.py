@@ -20,7 +20,7 @@ tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
 
 # name -> (kind, code that builds it as `panel`); kind "training" gets Run/Stop/bad-value checks, "stream" the same
-# with stream batches for epochs, "study" the same for a search (rows are trials), "board" Watch/Stop/bad-value on
+# with stream batches for epochs, "transfer" the same with steps per member for epochs, "study" the same for a search (rows are trials), "board" Watch/Stop/bad-value on
 # the class study, "view" a slider one
 PANELS: dict[str, tuple[str, str]] = {
     "lesson00-training": ("training", """datasets = ("fashion_mnist", "digits", "breast_cancer", "moons")
@@ -34,6 +34,13 @@ panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base,
          Control("batch_size", "int", 32, label="batch size")]
 panel = TrainingPanel(tiny, base=base, spec=knobs, make_config=config_with_augment, title="Lesson 02")"""),
     "lesson02-gallery": ("view", """panel = AugmentGallery(tiny, spec=AugmentSpec(rotate=30))"""),
+    "lesson03-architectures": ("transfer", """from dlopt_kit.panels import architecture_panel
+from dlopt_kit.training import fit
+from dlopt_kit.transfer import kit_backbone
+from dlopt_kit.transfer_study import digits_target
+small_cnn = base.replace(model="cnn", hidden=16, epochs=1, monitor="val_acc")
+panel = architecture_panel(digits_target(), kit_backbone(fit(small_cnn, tiny, progress=False).model), small_cnn)
+panel.set_values(steps=30)"""),
     "lesson04-tuning": ("study", """panel = TuningPanel(tiny, base.replace(optimizer="sgd"), storage="memory")"""),
     "class-leaderboard": ("board", """panel = LeaderboardPanel("browser-class", every=1)"""),
     "lesson05-regularization": ("training", """panel = regularization_panel(tiny, base.replace(hidden=64))"""),

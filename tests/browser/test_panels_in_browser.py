@@ -21,8 +21,9 @@ from .panels import PANELS
 BAD_VALUES = (("batch size", "0", "batch_size=0 is out of range"), ("lr", "-1", "lr=-1.0 is out of range"),
               ("epochs", "0", "epochs=0 is out of range"), ("rate", "1.5", "rate=1.5 is out of range"),
               ("batches", "0", "batches=0 is out of range"))
-# the box that makes a run long enough to be stopped: epochs for a training panel, stream batches for a stream one
-LONG = {"training": "epochs", "stream": "batches"}
+# the box that makes a run long enough to be stopped: epochs for a training panel, stream batches for a stream one,
+# optimiser steps for lesson 03's
+LONG = {"training": "epochs", "stream": "batches", "transfer": "steps per member"}
 
 OVERLAPS = """root => {
   const boxes = [...root.querySelectorAll('.widget-gridbox > .widget-inline-hbox, .widget-hbox > .widget-inline-hbox,'
