@@ -1,6 +1,7 @@
 """``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR]``: the sandbox's comparison from a terminal.
 
-Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), trains each with every
+Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), prints what differs
+between them field by field, trains each with every
 seed on the data they share, with a progress bar, then prints a table (parameters of the choice on validation, the
 kept model's test accuracy) and a paired verdict for every two recipes, writes the validation curves as PNG and,
 with ``--store``, keeps every run in the sandbox's SQLite store.
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .recipes import RecipeError, load_recipe, same_data
+from .recipes import RecipeError, diff, load_recipe, same_data
 
 
 def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc") -> str:
@@ -81,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
 
     data = load_splits(dataset, train, evaluate)
     print(f"data: {data.describe()} | seeds: {', '.join(map(str, seeds))}")
+    if len(recipes) > 1:
+        differs = diff(recipes)
+        print("what differs:" if len(differs) else "what differs: nothing but the names")
+        if len(differs):
+            print(differs.to_string())
     table = compare({r.name: r.config for r in recipes}, data, seeds, progress=True)
     print(summary_table(table).round(3).to_string())
     if len(recipes) > 1:

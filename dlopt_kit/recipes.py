@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from . import checks
 from .augment import AugmentSpec
 from .config import RunConfig
@@ -157,3 +159,23 @@ def same_data(recipes: Sequence[Recipe]) -> tuple:
             raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} use different data ({first} vs "
                               f"{r.data_key}): recipes compared together need the same dataset and sizes")
     return first
+
+
+def _flat(recipe: Recipe) -> dict[str, Any]:
+    plain = recipe.to_dict()
+    config = plain.pop("config")
+    del plain["version"], plain["name"]
+    return {**plain, **{f"config.{k}": v for k, v in config.items()}}
+
+
+def diff(recipes: Sequence[Recipe]) -> pd.DataFrame:
+    """What differs between ``recipes``, field by field: a row per field whose value is not the same in all of them
+    (data, seeds and every config field, as ``config.<field>``), a column per recipe name. Empty when the recipes
+    differ only by name."""
+    if not recipes:
+        raise RecipeError("diff needs at least one recipe")
+    flat = {r.name: _flat(r) for r in recipes}
+    fields = list(dict.fromkeys(k for values in flat.values() for k in values))
+    differing = [f for f in fields if len({repr(values.get(f)) for values in flat.values()}) > 1]
+    return pd.DataFrame({name: [values.get(f) for f in differing] for name, values in flat.items()},
+                        index=pd.Index(differing, name="field"))

@@ -8,7 +8,7 @@ import pytest
 from dlopt_kit.__main__ import main
 from dlopt_kit.augment import AugmentSpec
 from dlopt_kit.config import RunConfig
-from dlopt_kit.recipes import Recipe, RecipeError, load_recipe, recipe_from_dict, same_data
+from dlopt_kit.recipes import Recipe, RecipeError, diff, load_recipe, recipe_from_dict, same_data
 
 WORKED = sorted((Path(__file__).resolve().parent.parent / "notebooks" / "recipes").glob("*.yaml"))
 TINY = {"version": 1, "dataset": "fashion_mnist", "train_per_class": 8, "eval_per_class": 5, "seeds": [0, 1],
@@ -27,6 +27,21 @@ def test_worked_recipes_load_and_share_their_data():
     recipes = [load_recipe(p) for p in WORKED]
     assert len(recipes) >= 3 and len({r.name for r in recipes}) == len(recipes)
     assert same_data(recipes) == ("fashion_mnist", 100, 100)
+
+
+def test_diff_lists_only_the_fields_that_differ():
+    worked = {r.name: r for r in (load_recipe(p) for p in WORKED)}
+    baseline = recipe_from_dict({**TINY, "name": "baseline"})
+    dropout = recipe_from_dict({**TINY, "name": "dropout", "config": {**TINY["config"], "dropout": 0.3}})
+    seeds = recipe_from_dict({**TINY, "name": "more seeds", "seeds": [0, 1, 2]})
+    table = diff([baseline, dropout, seeds])
+    assert list(table.index) == ["seeds", "config.dropout"] and list(table.columns) == ["baseline", "dropout",
+                                                                                         "more seeds"]
+    assert table.loc["config.dropout"].tolist() == [0.0, 0.3, 0.0] and table.loc["seeds", "more seeds"] == [0, 1, 2]
+    assert diff([baseline, recipe_from_dict({**TINY, "name": "copy"})]).empty
+    assert len(diff(list(worked.values()))) >= 2  # the worked recipes differ in their regularisation
+    with pytest.raises(RecipeError, match="at least one recipe"):
+        diff([])
 
 
 @pytest.mark.parametrize("suffix", [".yaml", ".json"])
@@ -74,6 +89,7 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
     assert "small lr" in out and "larger lr vs small lr: difference" in out and "over 2 seeds" in out
+    assert "what differs:\n" in out and "config.lr" in out and "0.0001" in out
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000
     assert main(["compare", str(a), "--seeds", "1", "--out", str(tmp_path / "one")]) == 0
     out = capsys.readouterr().out

@@ -20,8 +20,8 @@ tiny = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 base = RunConfig(model="mlp", lr=3e-3, batch_size=32, epochs=2)"""
 
 # name -> (kind, code that builds it as `panel`); kind "training" gets Run/Stop/bad-value checks, "stream" the same
-# with stream batches for epochs, "transfer" the same with steps per member for epochs, "study" the same for a search (rows are trials), "board" Watch/Stop/bad-value on
-# the class study, "view" a slider one
+# with stream batches for epochs, "transfer" the same with steps per member for epochs, "study" the same for a
+# search (rows are trials), "board" Watch/Stop/bad-value on the class study, "view" a slider one
 PANELS: dict[str, tuple[str, str]] = {
     "lesson00-training": ("training", """datasets = ("fashion_mnist", "digits", "breast_cancer", "moons")
 panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base, datasets), title="Lesson 00")"""),
