@@ -10,29 +10,15 @@ with ``--store``, keeps every run in the sandbox's SQLite store.
 from __future__ import annotations
 
 import argparse
-import itertools
 import sys
 from pathlib import Path
 
 import pandas as pd
 
 from .recipes import RecipeError, diff, load_recipe, same_data
+from .sandbox import verdict, verdicts
 
-
-def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc") -> str:
-    """One line: ``a`` against ``b`` paired over seeds on ``metric`` (the kept model's), and what it supports: one
-    beats the other only if it did in every seed and the 95 % interval excludes zero."""
-    from .claims import paired, per_seed
-
-    result = paired(per_seed(table, a, metric), per_seed(table, b, metric), f"{a} vs {b}")
-    low, high = result.interval()
-    if (result.gains > 0).all() and low > 0:
-        word = f"{a} beats {b}"
-    elif (result.gains < 0).all() and high < 0:
-        word = f"{b} beats {a}"
-    else:
-        word = f"no clear difference over {len(result.seeds)} seeds"
-    return f"{result.summary()}: {word}"
+__all__ = ["main", "summary_table", "verdict"]
 
 
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
@@ -76,23 +62,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
-    from .compare import compare
-    from .data import load_splits
-    from .plots import plot_comparison
+    from tqdm.auto import tqdm
 
-    data = load_splits(dataset, train, evaluate)
+    from .plots import plot_comparison
+    from .sandbox import recipe_data, run_recipe
+
+    data = recipe_data(dataset, train, evaluate)
     print(f"data: {data.describe()} | seeds: {', '.join(map(str, seeds))}")
     if len(recipes) > 1:
         differs = diff(recipes)
         print("what differs:" if len(differs) else "what differs: nothing but the names")
         if len(differs):
             print(differs.to_string())
-    table = compare({r.name: r.config for r in recipes}, data, seeds, progress=True)
+    runs = [(r, seed) for r in recipes for seed in seeds]
+    table = pd.concat([run_recipe(r, [seed]) for r, seed in tqdm(runs, desc="runs", unit="run")], ignore_index=True)
     print(summary_table(table).round(3).to_string())
     if len(recipes) > 1:
         print("\npaired over seeds, test accuracy of the kept model (each run's epoch chosen on validation):")
-        for a, b in itertools.combinations(names, 2):
-            print("  " + verdict(b, a, table))
+        for line in verdicts(table):
+            print("  " + line)
     args.out.mkdir(parents=True, exist_ok=True)
     fig = plot_comparison(table, "val_acc")
     path = args.out / "compare.png"

@@ -32,7 +32,9 @@ from .config import RunConfig
 from .data import STORED, SYNTHETIC
 
 VERSION = 1
-KEYS = ("version", "name", "dataset", "train_per_class", "eval_per_class", "seeds", "config")
+KEYS = ("version", "name", "dataset", "train_per_class", "eval_per_class", "seeds", "corruption", "config")
+# what a recipe may do to its training split (lesson 01's kinds that leave validation and test alone and train as is)
+CORRUPTIONS = ("label_noise", "pair_noise", "duplicates", "near_duplicates", "thin_class", "outliers")
 SUFFIXES = (".yaml", ".yml", ".json")
 
 
@@ -51,13 +53,15 @@ class Recipe:
     train_per_class: int | None = 300
     eval_per_class: int | None = 200
     seeds: tuple[int, ...] = (0, 1, 2)
+    corruption: tuple[str, float] | None = None  # (kind, rate) planted in the training split, drawn with each seed
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain values, in the file's layout (the config's seed is left out: ``seeds`` decide it)."""
         config = {k: v for k, v in self.config.to_dict().items() if k != "seed"}
+        corruption = None if self.corruption is None else {"kind": self.corruption[0], "rate": self.corruption[1]}
         return {"version": VERSION, "name": self.name, "dataset": self.dataset,
                 "train_per_class": self.train_per_class, "eval_per_class": self.eval_per_class,
-                "seeds": list(self.seeds), "config": config}
+                "seeds": list(self.seeds), "corruption": corruption, "config": config}
 
     def save(self, path: str | Path) -> Path:
         """Write the recipe as YAML (``.yaml``, ``.yml``) or JSON (``.json``)."""
@@ -122,10 +126,21 @@ def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
         sizes = {k: None if data.get(k, d) is None else checks.whole(k, data.get(k, d), 1)
                  for k, d in (("train_per_class", 300), ("eval_per_class", 200))}
         seeds = tuple(checks.seeds("seeds", data.get("seeds", [0, 1, 2])))
+        corruption = _corruption(data.get("corruption"))
     except ValueError as exc:
         raise RecipeError(f"{where}: {exc}") from None
     return Recipe(name.strip(), _config(data.get("config", {}), where), dataset, sizes["train_per_class"],
-                  sizes["eval_per_class"], seeds)
+                  sizes["eval_per_class"], seeds, corruption)
+
+
+def _corruption(value: Any) -> tuple[str, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"kind", "rate"}:
+        raise ValueError(f"corruption={value!r} must be a mapping with kind and rate, e.g. "
+                         "{kind: label_noise, rate: 0.2}, or left out")
+    kind = checks.choice("corruption.kind", value["kind"], CORRUPTIONS)
+    return kind, checks.number("corruption.rate", value["rate"], 0.0, 1.0, high_open=kind != "thin_class")
 
 
 def load_recipe(path: str | Path) -> Recipe:

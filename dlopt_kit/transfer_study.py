@@ -83,7 +83,7 @@ def _score(config: RunConfig, data: Splits, model: nn.Module | None) -> dict[str
     result = fit(config, data, progress=False, model=model)
     return {"val_acc": evaluate(result.model, data.x_val, data.y_val)[1],
             "test_acc": evaluate(result.model, data.x_test, data.y_test)[1],
-            "seconds": time.perf_counter() - started}
+            "best_epoch": result.best_epoch, "epochs": config.epochs, "seconds": time.perf_counter() - started}
 
 
 def transfer_curve(target: Splits, backbone: nn.Module, config: RunConfig, sizes: Sequence[int],
@@ -125,6 +125,13 @@ def gap_table(curve: pd.DataFrame, better: str, over: str = "scratch", metric: s
     """``better - over`` on ``metric``, a row per size and a column per seed: the transfer gap as labels grow."""
     wide = curve.pivot_table(index=["size", "seed"], columns="arm", values=metric)
     return (wide[better] - wide[over]).unstack("seed")
+
+
+def error_reduction(curve: pd.DataFrame, better: str, over: str = "scratch") -> pd.DataFrame:
+    """The share of ``over``'s test errors that ``better`` removes, ``1 - error(better) / error(over)``, a row per
+    size and a column per seed: a gain in points can shrink only because less error is left to remove."""
+    wide = curve.pivot_table(index=["size", "seed"], columns="arm", values="test_acc")
+    return (1 - (1 - wide[better]) / (1 - wide[over])).unstack("seed")
 
 
 def few_label_ensembles(config: RunConfig, target: Splits, size: int, members: int = 5,

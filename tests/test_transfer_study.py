@@ -14,6 +14,7 @@ from dlopt_kit.transfer_plots import plot_transfer_curve
 from dlopt_kit.transfer_study import (
     arm_scores,
     digits_target,
+    error_reduction,
     few_label_ensembles,
     for_steps,
     gap_table,
@@ -70,6 +71,10 @@ def test_transfer_curve_pairs_every_arm_on_one_draw_and_reports_gaps(target, sou
         arm_scores(curve, 7)
     with pytest.raises(ValueError, match="mode='frozen' is not allowed"):
         transfer_curve(target, source, CNN, sizes=(2,), modes=("frozen",))
+    share = error_reduction(curve, "full")
+    wide = arm_scores(curve, 5)
+    assert share.loc[5, 1] == pytest.approx(1 - (1 - wide.loc[1, "full"]) / (1 - wide.loc[1, "scratch"]))
+    assert (curve["best_epoch"] <= curve["epochs"]).all()
     fig = plot_transfer_curve(curve)
     assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 4
 

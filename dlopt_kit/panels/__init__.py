@@ -11,6 +11,8 @@
 - ``efficient``: ``efficient_panel`` (batch norm, schedule with a live preview, clipping); lesson 06.
 - ``evaluation``: ``ThresholdPanel`` and ``imbalance_panel``; lesson 07.
 - ``quality``: ``data_quality_panel`` (corruption, rate, fix) and ``boundary_panel`` (2-D sets, features); lesson 01.
+- ``sandbox``: ``SandboxPanel`` (every strategy's knobs, a queue of configs, results kept in the SQLite store,
+  recipes saved and loaded); lesson 09.
 - ``stream``: ``StreamPanel`` (a drifting stream played live under a monitor and a retraining policy); lesson 08.
 """
 
@@ -21,12 +23,13 @@ from .evaluation import ThresholdPanel, imbalance_panel
 from .leaderboard import LeaderboardPanel
 from .quality import boundary_panel, data_quality_panel
 from .regularization import regularization_metrics, regularization_panel
+from .sandbox import SandboxPanel
 from .stream import StreamPanel
 from .training import Control, TrainingPanel, build_control, config_from_values, dataset_loader, default_spec
 from .tuning import TuningPanel
 
-__all__ = ["AugmentGallery", "Control", "EfficientPanel", "LeaderboardPanel", "StreamPanel", "ThresholdPanel",
-           "TrainingPanel", "TuningPanel", "architecture_panel",
+__all__ = ["AugmentGallery", "Control", "EfficientPanel", "LeaderboardPanel", "SandboxPanel", "StreamPanel",
+           "ThresholdPanel", "TrainingPanel", "TuningPanel", "architecture_panel",
            "boundary_panel", "build_control", "data_quality_panel",
            "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
            "efficient_config", "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]

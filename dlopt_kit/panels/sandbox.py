@@ -1,0 +1,290 @@
+"""Lesson 09's sandbox: every strategy's knobs in one panel, configs queued and run one after another over N seeds,
+overlaid curves with bands, what differs between the configs, paired verdicts, and every run kept in the sandbox's
+SQLite store (so the results come back after a kernel restart). A panel's settings save to and load from a recipe.
+
+Verdicts and the table read validation accuracy at each run's kept epoch: the sandbox is where you choose, so the
+test split stays out of it (``python -m dlopt_kit compare`` and the lesson's worked question report test accuracy,
+once, for the configs chosen).
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as W
+import pandas as pd
+from matplotlib.figure import Figure
+
+from .. import checks
+from ..augment import AugmentSpec
+from ..callbacks import LambdaCallback, StopOnEvent
+from ..config import RunConfig
+from ..plots import figure_png, plot_comparison
+from ..recipes import CORRUPTIONS, Recipe, RecipeError, diff, load_recipe, recipe_from_dict
+from ..sandbox import run_recipe, verdicts
+from ..schedules import KINDS as SCHEDULES
+from ..store import DEFAULT, Store
+from .training import Control, PanelControls, build_control, control_grid
+
+IMAGE_SETS = ("fashion_mnist", "mnist5k", "digits")
+AUGMENT = ("rotate", "translate", "scale", "erase")
+
+
+def sandbox_spec(base: RunConfig) -> list[Control]:
+    """The sandbox's knobs, by strategy: data and corruption, augmentation, model, regularisation, optimisation."""
+    return [Control("dataset", "choice", "fashion_mnist", IMAGE_SETS),
+            Control("train_per_class", "int", 100, label="train per class"),
+            Control("corruption", "choice", "none", ("none", *CORRUPTIONS)),
+            Control("corruption_rate", "float", 0.2, label="corruption rate"),
+            *[Control(a, "float", 0.0, label=f"augment {a}") for a in AUGMENT],
+            Control("model", "choice", base.model, ("mlp", "cnn", "linear", "rnn")),
+            Control("hidden", "int", base.hidden),
+            Control("batch_norm", "bool", base.batch_norm, label="batch norm"),
+            Control("dropout", "float", base.dropout),
+            Control("weight_decay", "float", base.weight_decay, label="weight decay"),
+            Control("label_smoothing", "float", base.label_smoothing, label="label smoothing"),
+            Control("optimizer", "choice", base.optimizer, ("adam", "adamw", "sgd")),
+            Control("lr", "float", base.lr),
+            Control("schedule", "choice", base.schedule.kind, SCHEDULES),
+            Control("grad_clip", "float", base.grad_clip or 0.0, label="clip grad norm (0 = off)"),
+            Control("batch_size", "int", base.batch_size, label="batch size"),
+            Control("epochs", "int", base.epochs),
+            Control("seeds", "int", 3)]
+
+
+class SandboxPanel(PanelControls):
+    """The sandbox. ``recipe()`` is what the controls and the name box say; Add queues it, Run runs the queue (or
+    the current settings when the queue is empty), Stop ends the run in progress and keeps what finished (a stopped
+    config keeps its finished seeds). Every run goes into ``store`` (default ``runs/sandbox.sqlite``), and the
+    results (table, curves, diff, verdicts) are drawn from the store: a new panel on the same file shows them again.
+    ``save(path)`` / ``load(path)`` write and read a recipe; a recipe's settings that have no control here (momentum,
+    say) are kept and travel with it. ``run(**values)`` does from code what setting the controls and Run do."""
+
+    def __init__(self, base: RunConfig | None = None, store: Store | str | Path = DEFAULT,
+                 title: str = "Lesson 09: the sandbox") -> None:
+        self.base = base or RunConfig(model="mlp", hidden=128, lr=1e-3, batch_size=64, epochs=8, monitor="val_acc")
+        self.store = store if isinstance(store, Store) else Store(store)
+        self.spec = sandbox_spec(self.base)
+        self.controls = {c.name: build_control(c) for c in self.spec}
+        self.name_box = W.Text(value="baseline", description="name", style={"description_width": "initial"})
+        self.path_box = W.Text(value="recipe.yaml", description="recipe file", style={"description_width": "initial"})
+        self.add_button = W.Button(description="Add to queue", icon="plus")
+        self.clear_button = W.Button(description="Clear queue", icon="trash")
+        self.run_button = W.Button(description="Run", button_style="success", icon="play")
+        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        self.save_button = W.Button(description="Save recipe", icon="save")
+        self.load_button = W.Button(description="Load recipe", icon="folder-open")
+        self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
+        self.status, self.queue_view, self.table, self.diff_view, self.verdict_view = (W.HTML() for _ in range(5))
+        self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
+        self.queue: list[Recipe] = []
+        self.error: str | None = None
+        self.finished = 0  # configs run by this panel
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.add_button.on_click(lambda _b: self.add())
+        self.clear_button.on_click(lambda _b: self.clear())
+        self.run_button.on_click(self.on_run)
+        self.stop_button.on_click(lambda _b: self._stop.set())
+        self.save_button.on_click(lambda _b: self.save(self.path_box.value))
+        self.load_button.on_click(lambda _b: self.load(self.path_box.value))
+        self.widget = W.VBox([
+            W.HTML(f"<b>{html.escape(title)}</b>"), control_grid([self.name_box, *self.controls.values()]),
+            W.HBox([self.add_button, self.clear_button, self.run_button, self.stop_button, self.progress]),
+            W.HBox([self.path_box, self.save_button, self.load_button]), self.status, self.queue_view, self.plot,
+            self.table, self.diff_view, self.verdict_view])
+        self.refresh()
+
+    # ------------------------------------------------------------ settings <-> recipes
+    def recipe(self) -> Recipe:
+        """The recipe the controls describe (RecipeError naming a bad field)."""
+        v = self.values()
+        name = self.name_box.value.strip()
+        checks.whole("seeds", v["seeds"], 2, 20)
+        config = {k: v[k] for k in ("model", "hidden", "batch_norm", "dropout", "weight_decay", "label_smoothing",
+                                    "optimizer", "lr", "batch_size", "epochs")}
+        config["schedule"] = {"kind": v["schedule"]}
+        config["grad_clip"] = None if v["grad_clip"] == 0 else v["grad_clip"]
+        config["augment"] = {a: v[a] for a in AUGMENT if v[a]}
+        kept = {k: val for k, val in self.base.to_dict().items() if k not in config and k != "seed"}
+        corruption = None if v["corruption"] == "none" else {"kind": v["corruption"], "rate": v["corruption_rate"]}
+        return recipe_from_dict({"version": 1, "name": name, "dataset": v["dataset"],
+                                 "train_per_class": v["train_per_class"], "eval_per_class": 100,
+                                 "seeds": list(range(v["seeds"])), "corruption": corruption,
+                                 "config": {**kept, **config}}, "panel")
+
+    def show(self, recipe: Recipe) -> None:
+        """Set the controls and the name box from ``recipe``; its other settings become the panel's base."""
+        c = recipe.config
+        values = {"dataset": recipe.dataset, "train_per_class": recipe.train_per_class or 100,
+                  "corruption": recipe.corruption[0] if recipe.corruption else "none",
+                  "corruption_rate": recipe.corruption[1] if recipe.corruption else 0.2,
+                  **{a: getattr(c.augment, a) for a in AUGMENT},
+                  "model": c.model, "hidden": c.hidden, "batch_norm": c.batch_norm, "dropout": c.dropout,
+                  "weight_decay": c.weight_decay, "label_smoothing": c.label_smoothing, "optimizer": c.optimizer,
+                  "lr": c.lr, "schedule": c.schedule.kind, "grad_clip": c.grad_clip or 0.0,
+                  "batch_size": c.batch_size, "epochs": c.epochs, "seeds": len(recipe.seeds)}
+        if recipe.dataset not in IMAGE_SETS:
+            raise RecipeError(f"{recipe.name}: dataset={recipe.dataset!r}: the sandbox panel runs "
+                              f"{', '.join(IMAGE_SETS)}; compare it with python -m dlopt_kit compare instead")
+        self.set_values(**values)
+        self.name_box.value = recipe.name
+        self.base = c
+
+    def save(self, path: str | Path) -> Path | None:
+        """Write the current settings as a recipe file (YAML or JSON by suffix); a bad setting is named instead."""
+        try:
+            written = self.recipe().save(path)
+        except (ValueError, OSError) as exc:
+            return self._refuse(f"Not saved: {exc}")
+        self._say(f"Saved recipe {html.escape(self.name_box.value)} to {html.escape(str(written))}.", "green")
+        return written
+
+    def load(self, path: str | Path) -> Recipe | None:
+        """Read and check a recipe file and show it in the controls; a bad file is named and nothing changes."""
+        try:
+            recipe = load_recipe(path)
+            self.show(recipe)
+        except (ValueError, OSError) as exc:
+            return self._refuse(f"Not loaded: {exc}")
+        self._say(f"Loaded recipe {html.escape(recipe.name)} from {html.escape(str(path))}.", "green")
+        return recipe
+
+    # ------------------------------------------------------------ the queue
+    def add(self) -> Recipe | None:
+        """Queue the current settings (a bad setting is named and nothing is queued)."""
+        try:
+            recipe = self.recipe()
+            if recipe.name in [r.name for r in self.queue]:
+                raise RecipeError(f"name={recipe.name!r} is already queued: give this config its own name")
+        except ValueError as exc:
+            return self._refuse(f"Not queued: {exc}")
+        self.queue.append(recipe)
+        self.error = None
+        self._show_queue()
+        self._say(f"Queued {html.escape(recipe.name)} ({len(self.queue)} in the queue).", "black")
+        return recipe
+
+    def clear(self) -> None:
+        self.queue.clear()
+        self._show_queue()
+
+    def _show_queue(self) -> None:
+        names = ", ".join(html.escape(r.name) for r in self.queue)
+        self.queue_view.value = f"<b>queue:</b> {names}" if self.queue else ""
+
+    # ------------------------------------------------------------ running
+    def on_run(self, _button: Any = None) -> None:
+        if self.running:
+            self._say("A run is in progress: press Stop first.", "orange")
+            return
+        if not self.queue and self.add() is None:
+            return
+        queue, self.queue = list(self.queue), []
+        self._show_queue()
+        self.error = None
+        self._stop.clear()
+        self.run_button.disabled, self.stop_button.disabled = True, False
+        self.progress.max = sum(len(r.seeds) * r.config.epochs for r in queue)
+        self.progress.value, self.progress.description = 0, "training"
+        self._thread = threading.Thread(target=self._run_queue, args=(queue,), daemon=True)
+        self._thread.start()
+
+    def _run_queue(self, queue: list[Recipe]) -> None:
+        try:
+            for recipe in queue:
+                if self._stop.is_set():
+                    break
+                self._say(f"Run {self.finished + 1}: training {html.escape(recipe.name)} over "
+                          f"{len(recipe.seeds)} seeds…", "black")
+                started = time.perf_counter()
+
+                def on_epoch(history: Any, state: Any = None, name: str = recipe.name, **_: Any) -> None:
+                    self.progress.value = min(self.progress.value + 1, self.progress.max)
+                    so_far = pd.DataFrame(list(history)).assign(config=name, seed=0)
+                    axes = Figure(figsize=(6, 3)).subplots()
+                    self.plot.value = figure_png(plot_comparison(so_far, "val_acc", ax=axes))
+                    self.plot.layout.display = None
+
+                table = run_recipe(recipe, callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch)],
+                                   should_stop=self._stop.is_set)
+                if table.empty:
+                    break
+                self.store.remove(recipe.name)  # a name holds its latest runs only
+                self.store.add(recipe, table)
+                self.finished += 1
+                ended = "stopped by the user" if self._stop.is_set() else "completed"
+                self.refresh()
+                self._say(f"Run {self.finished}: {ended}; {html.escape(recipe.name)}, {table['seed'].nunique()} "
+                          f"seed(s) in {time.perf_counter() - started:.0f} s.", "green")
+        except Exception as exc:  # noqa: BLE001 - shown in the panel; the store keeps what finished
+            self.error = f"{type(exc).__name__}: {exc}"
+            self._say(f"Run failed: {html.escape(self.error)}", "crimson")
+        finally:
+            self.progress.value, self.progress.description = self.progress.max, "idle"
+            self.run_button.disabled, self.stop_button.disabled = False, True
+
+    def wait(self, timeout: float | None = None) -> None:
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def run(self, wait: bool = True, name: str | None = None, **values: Any) -> pd.DataFrame | None:
+        """Set controls (and the name), press Run and (by default) wait; returns the store's results (None if
+        refused)."""
+        try:
+            self.set_values(**values)
+        except ValueError as exc:
+            return self._refuse(f"Not started: {exc}")
+        if name is not None:
+            self.name_box.value = name
+        before = self.finished
+        self.run_button.click()
+        if wait:
+            self.wait()
+        return self.results_frame() if self.finished > before else None
+
+    # ------------------------------------------------------------ results, from the store
+    def results_frame(self) -> pd.DataFrame:
+        """One row per config in the store: its seeds, validation accuracy at the kept epoch (mean and std over
+        seeds), the mean best epoch and how its last run ended."""
+        table = self.store.table()
+        if table.empty:
+            return pd.DataFrame()
+        best = table[table["epoch"] == table["best_epoch"]].groupby("config", sort=False)
+        ended = table.groupby("config", sort=False)["stop_reason"].agg(
+            lambda s: "stopped by the user" if (s == "stopped by the user").any() else s.iloc[-1].split(":")[0])
+        return pd.DataFrame({"seeds": best["seed"].nunique(), "val_acc": best["val_acc"].mean(),
+                             "val_acc std": best["val_acc"].std(), "best epoch": best["epoch"].mean(),
+                             "ended": ended}).rename_axis("config").reset_index()
+
+    def refresh(self) -> None:
+        """Redraw the table, curves, diff and verdicts from the store."""
+        table = self.store.table()
+        if table.empty:
+            return
+        results = self.results_frame()
+        self.table.value = results.to_html(index=False, float_format="{:.3f}".format, na_rep="")
+        self.plot.value = figure_png(plot_comparison(table, "val_acc", ax=Figure(figsize=(6, 3)).subplots()))
+        self.plot.layout.display = None
+        names = list(results["config"])
+        recipes = [self.store.recipe(n) for n in names]
+        differs = diff(recipes) if len(recipes) > 1 else pd.DataFrame()
+        self.diff_view.value = ("" if differs.empty else
+                                f"<b>what differs</b><pre>{html.escape(differs.to_string())}</pre>")
+        lines = verdicts(table, "val_acc", at="best") if len(names) > 1 else []
+        self.verdict_view.value = ("" if not lines else "<b>paired verdicts (validation accuracy at the kept epoch)"
+                                   "</b><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in lines) + "</ul>")
+
+    def _refuse(self, message: str) -> None:
+        self.error = message.split(": ", 1)[1]
+        self._say(html.escape(message), "crimson")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+__all__ = ["AugmentSpec", "SandboxPanel", "sandbox_spec"]

@@ -1,0 +1,86 @@
+"""Lesson 09's sandbox panel: runs and queues of configs, results from the store (back after a restart), the diff
+and the verdicts, recipes saved and loaded, bad values refused by name, Stop keeping what finished."""
+
+import time
+
+import pytest
+
+from dlopt_kit.config import RunConfig
+from dlopt_kit.panels import SandboxPanel
+from dlopt_kit.recipes import load_recipe
+from dlopt_kit.sandbox import run_recipe, verdicts
+
+BASE = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=32, epochs=2, monitor="val_acc", momentum=0.5)
+QUICK = dict(dataset="digits", train_per_class=20, model="mlp", hidden=32, epochs=2, seeds=2)
+
+
+@pytest.fixture
+def panel(tmp_path):
+    return SandboxPanel(BASE, store=tmp_path / "sandbox.sqlite")
+
+
+def test_a_run_and_a_queue_fill_the_store_the_diff_and_the_verdicts(panel, tmp_path):
+    results = panel.run(name="baseline", **QUICK)
+    assert list(results["config"]) == ["baseline"] and results.loc[0, "seeds"] == 2
+    assert "Run 1: completed" in panel.status.value and panel.plot.value and "<table" in panel.table.value
+    panel.set_values(dropout=0.3)
+    panel.name_box.value = "dropout"
+    assert panel.add().name == "dropout"
+    panel.set_values(dropout=0.0, weight_decay=0.05)
+    panel.name_box.value = "dropout"
+    assert panel.add() is None and "already queued" in panel.error  # one name per queued config
+    panel.name_box.value = "decay"
+    panel.add()
+    assert "dropout, decay" in panel.queue_view.value
+    panel.run_button.click()
+    panel.wait()
+    assert list(panel.results_frame()["config"]) == ["baseline", "dropout", "decay"] and not panel.queue
+    assert "config.dropout" in panel.diff_view.value and "config.weight_decay" in panel.diff_view.value
+    assert panel.verdict_view.value.count("<li>") == 3 and "dropout vs baseline" in panel.verdict_view.value
+    again = SandboxPanel(BASE, store=tmp_path / "sandbox.sqlite")  # a new kernel: the results come back
+    assert list(again.results_frame()["config"]) == ["baseline", "dropout", "decay"] and "<table" in again.table.value
+
+
+def test_recipes_save_and_load_with_the_settings_the_panel_does_not_show(panel, tmp_path):
+    panel.set_values(dropout=0.2, corruption="label_noise", corruption_rate=0.3, rotate=10.0, **QUICK)
+    panel.name_box.value = "noisy"
+    path = panel.save(tmp_path / "noisy.yaml")
+    recipe = load_recipe(path)
+    assert recipe == panel.recipe() and recipe.corruption == ("label_noise", 0.3)
+    assert recipe.config.momentum == 0.5 and recipe.config.augment.rotate == 10.0 and recipe.seeds == (0, 1)
+    fresh = SandboxPanel(store=tmp_path / "other.sqlite")
+    assert fresh.load(path) == recipe and fresh.recipe() == recipe and fresh.values()["corruption_rate"] == 0.3
+    (tmp_path / "bad.yaml").write_text("version: 1\nname: bad\nconfig: {dropout: 2}\n")
+    assert fresh.load(tmp_path / "bad.yaml") is None and "dropout=2" in fresh.error
+    assert fresh.recipe() == recipe  # a bad file changes nothing
+    assert fresh.save(tmp_path / "r.txt") is None and "ends in .yaml" in fresh.error
+
+
+def test_corruption_is_drawn_with_each_seed_and_validation_stays_clean(panel):
+    panel.set_values(corruption="label_noise", corruption_rate=0.5, **QUICK)
+    panel.name_box.value = "half noise"
+    table = run_recipe(panel.recipe())
+    assert set(table["seed"]) == {0, 1} and table["val_acc"].between(0, 1).all()
+    assert len(verdicts(table.assign(config="a"))) == 0
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(batch_size=0), "batch_size=0 is out of range"), (dict(seeds=1), "seeds=1 is out of range"),
+    (dict(corruption="label_noise", corruption_rate=1.5), "corruption.rate=1.5 is out of range"),
+    (dict(lr="fast"), "lr='fast'")])
+def test_a_bad_value_is_refused_by_name_and_keeps_every_result(panel, bad, message):
+    panel.run(name="kept", **QUICK)
+    assert panel.run(**bad) is None and message in panel.error
+    assert list(panel.results_frame()["config"]) == ["kept"] and not panel.running
+
+
+def test_stop_keeps_the_finished_seeds_and_the_history(panel):
+    panel.run(wait=False, name="long", **{**QUICK, "epochs": 500})
+    deadline = time.time() + 30
+    while panel.progress.value < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    panel.stop_button.click()
+    panel.wait(20)
+    row = panel.results_frame().iloc[0]
+    assert not panel.running and row["ended"] == "stopped by the user" and "stopped by the user" in panel.status.value
+    assert len(panel.store.table(["long"])) >= 3  # the epochs run before Stop are kept
