@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         names = [r.name for r in recipes]
         if len(set(names)) != len(names):
             raise RecipeError(f"two recipes share a name ({', '.join(names)}): give each its own `name:`")
-        dataset, train, evaluate = same_data(recipes)
+        dataset, evaluate = same_data(recipes)
         if args.seeds is not None:
             if args.seeds < 1:
                 raise RecipeError(f"--seeds {args.seeds}: give at least 1")
@@ -64,11 +64,17 @@ def main(argv: list[str] | None = None) -> int:
 
     from tqdm.auto import tqdm
 
+    from .device import configure_threads
     from .plots import plot_comparison
     from .sandbox import recipe_data, run_recipe
 
-    data = recipe_data(dataset, train, evaluate)
-    print(f"data: {data.describe()} | seeds: {', '.join(map(str, seeds))}")
+    configure_threads()  # the notebooks' thread count, so that the CLI and a notebook give the same numbers
+
+    data = recipe_data(*recipes[0].data_key)
+    sizes = sorted({r.train_per_class or 0 for r in recipes})
+    train = "all" if sizes == [0] else "/".join(str(n) for n in sizes)
+    print(f"data: {dataset}, {train} training and {len(data.y_val)}/{len(data.y_test)} validation/test images | "
+          f"seeds: {', '.join(map(str, seeds))}")
     if len(recipes) > 1:
         differs = diff(recipes)
         print("what differs:" if len(differs) else "what differs: nothing but the names")

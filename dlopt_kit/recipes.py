@@ -33,6 +33,7 @@ from .data import STORED, SYNTHETIC
 
 VERSION = 1
 KEYS = ("version", "name", "dataset", "train_per_class", "eval_per_class", "seeds", "corruption", "config")
+ALWAYS = ("model", "optimizer", "lr", "batch_size", "epochs", "monitor")  # config settings a saved recipe always shows
 # what a recipe may do to its training split (lesson 01's kinds that leave validation and test alone and train as is)
 CORRUPTIONS = ("label_noise", "pair_noise", "duplicates", "near_duplicates", "thin_class", "outliers")
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -56,8 +57,15 @@ class Recipe:
     corruption: tuple[str, float] | None = None  # (kind, rate) planted in the training split, drawn with each seed
 
     def to_dict(self) -> dict[str, Any]:
-        """The recipe as plain values, in the file's layout (the config's seed is left out: ``seeds`` decide it)."""
-        config = {k: v for k, v in self.config.to_dict().items() if k != "seed"}
+        """The recipe as plain values, in the file's layout: the config's model, optimiser, lr, batch size, epochs
+        and monitor, and every other setting that is not ``RunConfig``'s default (augmentations that are on, a
+        schedule other than constant), so that a saved file reads like a hand-written one. The config's seed is left
+        out: ``seeds`` decide it."""
+        defaults = RunConfig().to_dict()
+        config = {k: v for k, v in self.config.to_dict().items()
+                  if k != "seed" and (k in ALWAYS or v != defaults[k])}
+        if "augment" in config:
+            config["augment"] = {k: v for k, v in config["augment"].items() if v}
         corruption = None if self.corruption is None else {"kind": self.corruption[0], "rate": self.corruption[1]}
         return {"version": VERSION, "name": self.name, "dataset": self.dataset,
                 "train_per_class": self.train_per_class, "eval_per_class": self.eval_per_class,
@@ -74,7 +82,7 @@ class Recipe:
         else:
             import yaml
 
-            path.write_text(yaml.safe_dump(data, sort_keys=False))
+            path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120))
         return path
 
     @property
@@ -165,22 +173,28 @@ def load_recipe(path: str | Path) -> Recipe:
     return recipe_from_dict(data, str(path))
 
 
-def same_data(recipes: Sequence[Recipe]) -> tuple:
-    """The data all ``recipes`` share (dataset, train and eval sizes), or RecipeError naming the one that differs:
-    recipes compared side by side must train and score on the same images."""
-    first = recipes[0].data_key
+def same_data(recipes: Sequence[Recipe]) -> tuple[str, int | None]:
+    """The dataset and validation/test size all ``recipes`` share, or RecipeError naming the one that differs:
+    recipes compared side by side must be scored on the same images. The training size may differ (the validation
+    and test splits do not depend on it): "would more labels help?" is a fair question for a comparison."""
+    first = (recipes[0].dataset, recipes[0].eval_per_class)
     for r in recipes[1:]:
-        if r.data_key != first:
+        if (r.dataset, r.eval_per_class) != first:
             raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} use different data ({first} vs "
-                              f"{r.data_key}): recipes compared together need the same dataset and sizes")
+                              f"{(r.dataset, r.eval_per_class)}): recipes compared together need the same dataset "
+                              "and eval_per_class (train_per_class may differ)")
     return first
 
 
 def _flat(recipe: Recipe) -> dict[str, Any]:
     plain = recipe.to_dict()
-    config = plain.pop("config")
-    del plain["version"], plain["name"]
-    return {**plain, **{f"config.{k}": v for k, v in config.items()}}
+    del plain["version"], plain["name"], plain["config"]
+    kind, rate = recipe.corruption or ("none", 0.0)
+    plain["corruption"] = f"{kind} {rate:g}" if recipe.corruption else "none"
+    config = {k: v for k, v in recipe.config.to_dict().items() if k != "seed"}
+    augment = config.pop("augment", {}) or {}
+    return {**plain, **{f"config.{k}": v for k, v in config.items()},
+            **{f"config.augment.{k}": v for k, v in augment.items()}}
 
 
 def diff(recipes: Sequence[Recipe]) -> pd.DataFrame:

@@ -71,3 +71,13 @@ def verdicts(table: pd.DataFrame, metric: str = "test_acc", at: str = "last") ->
         else:
             lines.append(verdict(b, a, table, metric, at))
     return lines
+
+
+def choose(table: pd.DataFrame, names: Sequence[str], metric: str = "val_acc") -> str:
+    """Of ``names``, the config with the highest mean ``metric`` at each run's kept epoch: a choice made on
+    validation, before any test number is read."""
+    missing = [n for n in names if n not in set(table["config"])]
+    if missing or not names:
+        raise ValueError(f"names={list(names)!r}: choose from the table's configs {list(pd.unique(table['config']))}")
+    means = {n: per_seed(table, n, metric, at="best").mean() for n in names}
+    return max(names, key=means.__getitem__)

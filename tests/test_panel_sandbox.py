@@ -27,8 +27,6 @@ def test_a_run_and_a_queue_fill_the_store_the_diff_and_the_verdicts(panel, tmp_p
     panel.name_box.value = "dropout"
     assert panel.add().name == "dropout"
     panel.set_values(dropout=0.0, weight_decay=0.05)
-    panel.name_box.value = "dropout"
-    assert panel.add() is None and "already queued" in panel.error  # one name per queued config
     panel.name_box.value = "decay"
     panel.add()
     assert "dropout, decay" in panel.queue_view.value
@@ -36,9 +34,15 @@ def test_a_run_and_a_queue_fill_the_store_the_diff_and_the_verdicts(panel, tmp_p
     panel.wait()
     assert list(panel.results_frame()["config"]) == ["baseline", "dropout", "decay"] and not panel.queue
     assert "config.dropout" in panel.diff_view.value and "config.weight_decay" in panel.diff_view.value
+    assert list(panel.diff_frame().index) == ["config.weight_decay", "config.dropout"]
+    assert len(panel.verdict_lines()) == 3
     assert panel.verdict_view.value.count("<li>") == 3 and "dropout vs baseline" in panel.verdict_view.value
     again = SandboxPanel(BASE, store=tmp_path / "sandbox.sqlite")  # a new kernel: the results come back
     assert list(again.results_frame()["config"]) == ["baseline", "dropout", "decay"] and "<table" in again.table.value
+    again.name_box.value = "dropout"
+    assert again.add().name == "dropout (2)" and "was taken" in again.status.value  # kept results stay
+    again.name_box.value = "dropout"
+    assert again.add().name == "dropout (3)"
 
 
 def test_recipes_save_and_load_with_the_settings_the_panel_does_not_show(panel, tmp_path):
@@ -46,9 +50,12 @@ def test_recipes_save_and_load_with_the_settings_the_panel_does_not_show(panel, 
     panel.name_box.value = "noisy"
     path = panel.save(tmp_path / "noisy.yaml")
     recipe = load_recipe(path)
+    text = path.read_text()
+    assert "momentum: 0.5" in text and "rotate: 10.0" in text and "l1:" not in text and "hue:" not in text
     assert recipe == panel.recipe() and recipe.corruption == ("label_noise", 0.3)
     assert recipe.config.momentum == 0.5 and recipe.config.augment.rotate == 10.0 and recipe.seeds == (0, 1)
     fresh = SandboxPanel(store=tmp_path / "other.sqlite")
+    assert fresh.diff_frame().empty and fresh.verdict_lines() == [] and fresh.results_frame().empty
     assert fresh.load(path) == recipe and fresh.recipe() == recipe and fresh.values()["corruption_rate"] == 0.3
     (tmp_path / "bad.yaml").write_text("version: 1\nname: bad\nconfig: {dropout: 2}\n")
     assert fresh.load(tmp_path / "bad.yaml") is None and "dropout=2" in fresh.error
@@ -84,3 +91,17 @@ def test_stop_keeps_the_finished_seeds_and_the_history(panel):
     row = panel.results_frame().iloc[0]
     assert not panel.running and row["ended"] == "stopped by the user" and "stopped by the user" in panel.status.value
     assert len(panel.store.table(["long"])) >= 3  # the epochs run before Stop are kept
+
+
+def test_choose_reads_validation_at_the_kept_epoch():
+    import pandas as pd
+
+    from dlopt_kit.sandbox import choose
+
+    rows = [("a", s, e, va, ta) for s in (0, 1) for e, va, ta in ((1, 0.5, 0.9), (2, 0.6, 0.1))]
+    rows += [("b", s, e, va, ta) for s in (0, 1) for e, va, ta in ((1, 0.55, 0.2), (2, 0.58, 0.95))]
+    table = pd.DataFrame(rows, columns=["config", "seed", "epoch", "val_acc", "test_acc"]).assign(best_epoch=2)
+    assert choose(table, ["a", "b"]) == "a"  # 0.60 against 0.58 on validation, whatever the test split says
+    assert choose(table, ["b"]) == "b"
+    with pytest.raises(ValueError, match="choose from the table's configs"):
+        choose(table, ["c"])

@@ -26,7 +26,8 @@ def write(folder: Path, name: str, data, suffix: str = ".yaml") -> Path:
 def test_worked_recipes_load_and_share_their_data():
     recipes = [load_recipe(p) for p in WORKED]
     assert len(recipes) >= 3 and len({r.name for r in recipes}) == len(recipes)
-    assert same_data(recipes) == ("fashion_mnist", 100, 100)
+    assert same_data(recipes) == ("fashion_mnist", 100)
+    assert len({r.train_per_class for r in recipes}) == 2  # more labels is one of the worked questions
 
 
 def test_diff_lists_only_the_fields_that_differ():
@@ -102,7 +103,7 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
 def test_compare_refuses_bad_recipes_with_one_line_and_exit_2(tmp_path, capsys, case, message):
     good = write(tmp_path, "good", {**TINY, "name": "good"})
     other = {"bad value": {**TINY, "name": "bad", "config": {"lr": -1}},
-             "other data": {**TINY, "name": "other", "train_per_class": 9},
+             "other data": {**TINY, "name": "other", "eval_per_class": 9},
              "same name": {**TINY, "name": "good"}, "newer": {**TINY, "name": "new", "version": 3}}[case]
     bad = write(tmp_path, "bad", other)
     assert main(["compare", str(good), str(bad), "--out", str(tmp_path)]) == 2

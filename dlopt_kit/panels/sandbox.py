@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,8 @@ def sandbox_spec(base: RunConfig) -> list[Control]:
 
 
 class SandboxPanel(PanelControls):
-    """The sandbox. ``recipe()`` is what the controls and the name box say; Add queues it, Run runs the queue (or
+    """The sandbox. ``recipe()`` is what the controls and the name box say; Add queues it (under ``name (2)``, ...
+    when the name is already in the store or the queue: kept results are never overwritten), Run runs the queue (or
     the current settings when the queue is empty), Stop ends the run in progress and keeps what finished (a stopped
     config keeps its finished seeds). Every run goes into ``store`` (default ``runs/sandbox.sqlite``), and the
     results (table, curves, diff, verdicts) are drawn from the store: a new panel on the same file shows them again.
@@ -115,7 +117,7 @@ class SandboxPanel(PanelControls):
         return recipe_from_dict({"version": 1, "name": name, "dataset": v["dataset"],
                                  "train_per_class": v["train_per_class"], "eval_per_class": 100,
                                  "seeds": list(range(v["seeds"])), "corruption": corruption,
-                                 "config": {**kept, **config}}, "panel")
+                                 "config": {**kept, **config}}, "settings")
 
     def show(self, recipe: Recipe) -> None:
         """Set the controls and the name box from ``recipe``; its other settings become the panel's base."""
@@ -159,14 +161,20 @@ class SandboxPanel(PanelControls):
         """Queue the current settings (a bad setting is named and nothing is queued)."""
         try:
             recipe = self.recipe()
-            if recipe.name in [r.name for r in self.queue]:
-                raise RecipeError(f"name={recipe.name!r} is already queued: give this config its own name")
         except ValueError as exc:
             return self._refuse(f"Not queued: {exc}")
+        taken = {*self.store.names(), *(r.name for r in self.queue)}
+        note = ""
+        if recipe.name in taken:  # never overwrite kept results: the new config gets a name of its own
+            k = 2
+            while f"{recipe.name} ({k})" in taken:
+                k += 1
+            note = f" (the name {recipe.name!r} was taken)"
+            recipe = replace(recipe, name=f"{recipe.name} ({k})")
         self.queue.append(recipe)
         self.error = None
         self._show_queue()
-        self._say(f"Queued {html.escape(recipe.name)} ({len(self.queue)} in the queue).", "black")
+        self._say(f"Queued {html.escape(recipe.name)}{html.escape(note)} ({len(self.queue)} in the queue).", "black")
         return recipe
 
     def clear(self) -> None:
@@ -214,7 +222,6 @@ class SandboxPanel(PanelControls):
                                    should_stop=self._stop.is_set)
                 if table.empty:
                     break
-                self.store.remove(recipe.name)  # a name holds its latest runs only
                 self.store.add(recipe, table)
                 self.finished += 1
                 ended = "stopped by the user" if self._stop.is_set() else "completed"
@@ -270,14 +277,22 @@ class SandboxPanel(PanelControls):
         self.table.value = results.to_html(index=False, float_format="{:.3f}".format, na_rep="")
         self.plot.value = figure_png(plot_comparison(table, "val_acc", ax=Figure(figsize=(6, 3)).subplots()))
         self.plot.layout.display = None
-        names = list(results["config"])
-        recipes = [self.store.recipe(n) for n in names]
-        differs = diff(recipes) if len(recipes) > 1 else pd.DataFrame()
+        differs = self.diff_frame()
         self.diff_view.value = ("" if differs.empty else
                                 f"<b>what differs</b><pre>{html.escape(differs.to_string())}</pre>")
-        lines = verdicts(table, "val_acc", at="best") if len(names) > 1 else []
+        lines = self.verdict_lines()
         self.verdict_view.value = ("" if not lines else "<b>paired verdicts (validation accuracy at the kept epoch)"
                                    "</b><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in lines) + "</ul>")
+
+    def diff_frame(self) -> pd.DataFrame:
+        """What differs between the configs in the store, field by field (``recipes.diff``)."""
+        names = self.store.names()
+        return diff([self.store.recipe(n) for n in names]) if len(names) > 1 else pd.DataFrame()
+
+    def verdict_lines(self) -> list[str]:
+        """A paired verdict for every two configs in the store, on validation accuracy at the kept epoch."""
+        table = self.store.table()
+        return verdicts(table, "val_acc", at="best") if not table.empty and table["config"].nunique() > 1 else []
 
     def _refuse(self, message: str) -> None:
         self.error = message.split(": ", 1)[1]

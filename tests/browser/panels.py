@@ -50,6 +50,10 @@ panel.set_values(schedule="cosine")"""),
 panel = imbalance_panel(data, "Shirt", base, share=0.1)"""),
     "lesson08-stream": ("stream", """panel = StreamPanel(tiny, base.replace(monitor="val_acc"), batch_size=20)
 panel.set_values(batches=12)"""),
+    "lesson09-sandbox": ("training", """import tempfile
+from dlopt_kit.panels import SandboxPanel
+panel = SandboxPanel(store=tempfile.mkdtemp() + "/sandbox.sqlite")
+panel.set_values(train_per_class=30, epochs=3, seeds=2)"""),
     "lesson07-threshold": ("view", """y = [0, 0, 1, 1, 1, 0, 1, 0]
 panel = ThresholdPanel(y, [0.1, 0.6, 0.8, 0.4, 0.9, 0.3, 0.7, 0.2], ("benign", "malignant"))"""),
 }
