@@ -1,16 +1,19 @@
-"""``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR]``: the sandbox's comparison from a terminal.
+"""``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR] [--test] [--store FILE]``: the sandbox's comparison
+from a terminal.
 
 Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), prints what differs
-between them field by field, trains each with every
-seed on the data they share, with a progress bar, then prints a table (parameters of the choice on validation, the
-kept model's test accuracy) and a paired verdict for every two recipes, writes the validation curves as PNG and,
-with ``--store``, keeps every run in the sandbox's SQLite store.
+between them field by field, trains each with every seed (the recipes share their dataset and validation/test
+images; training sizes may differ), with a progress bar, then prints a table and a paired verdict for every two
+recipes on validation accuracy at each run's kept epoch, and writes the validation curves as PNG. ``--test`` adds
+the kept models' test accuracy and gives the verdicts on it: for configs already chosen, read once. ``--store``
+keeps every run in the sandbox's SQLite store (a name already there gets a suffix, so kept runs stay as they are).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -22,12 +25,13 @@ __all__ = ["main", "summary_table", "verdict"]
 
 
 def summary_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Per recipe: the best epoch's validation accuracy and the kept model's test accuracy (mean and std over
-    seeds), and seconds per run."""
+    """Per recipe: the kept epoch's validation accuracy (mean and std over seeds), the mean kept epoch (near the
+    last one: the run was still improving), the kept model's test accuracy (mean and std) and seconds per run."""
     from .compare import best_rows
 
     best = best_rows(table).groupby("config", sort=False)
-    out = pd.DataFrame({"val_acc": best["val_acc"].mean(), "test_acc": best["test_acc"].mean(),
+    out = pd.DataFrame({"val_acc": best["val_acc"].mean(), "val_acc std": best["val_acc"].std(),
+                        "best epoch": best["epoch"].mean(), "test_acc": best["test_acc"].mean(),
                         "test_acc std": best["test_acc"].std(),
                         "seconds per run": table.groupby(["config", "seed"], sort=False)["seconds"].sum()
                         .groupby("config", sort=False).mean()})
@@ -40,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("recipes", nargs="+", type=Path, help="recipe files (.yaml, .yml or .json)")
     parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the recipes' own")
     parser.add_argument("--out", type=Path, default=Path("runs/compare"), help="folder for compare.png")
+    parser.add_argument("--test", action="store_true",
+                        help="also report test accuracy and give the verdicts on it: for configs already chosen on "
+                             "validation, read once")
     parser.add_argument("--store", type=Path, help="also keep every run in this SQLite file (e.g. runs/sandbox.sqlite)")
     args = parser.parse_args(argv)
     try:
@@ -82,10 +89,19 @@ def main(argv: list[str] | None = None) -> int:
             print(differs.to_string())
     runs = [(r, seed) for r in recipes for seed in seeds]
     table = pd.concat([run_recipe(r, [seed]) for r, seed in tqdm(runs, desc="runs", unit="run")], ignore_index=True)
-    print(summary_table(table).round(3).to_string())
+    summary = summary_table(table)
+    if not args.test:
+        summary = summary.drop(columns=["test_acc", "test_acc std"])
+    print(summary.round(3).to_string())
     if len(recipes) > 1:
-        print("\npaired over seeds, test accuracy of the kept model (each run's epoch chosen on validation):")
-        for line in verdicts(table):
+        if args.test:
+            print("\npaired over seeds, test accuracy of the kept model (each run's epoch chosen on validation):")
+            lines = verdicts(table)
+        else:
+            print("\npaired over seeds, validation accuracy at each run's kept epoch (choose with these; add --test "
+                  "to read the test split once, for the configs you chose):")
+            lines = verdicts(table, "val_acc", at="best")
+        for line in lines:
             print("  " + line)
     args.out.mkdir(parents=True, exist_ok=True)
     fig = plot_comparison(table, "val_acc")
@@ -97,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
 
         store = Store(args.store)
         for r in recipes:
-            store.add(r, table[table["config"] == r.name])
+            kept = store.free_name(r.name)
+            if kept != r.name:
+                print(f"{r.name!r} is already in {args.store}: kept as {kept!r}")
+            store.add(replace(r, name=kept), table[table["config"] == r.name])
         print(f"kept in: {args.store} ({len(store.runs())} runs)")
     return 0

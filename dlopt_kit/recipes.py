@@ -1,8 +1,9 @@
 """Recipes: one experiment's settings in a small, readable YAML or JSON file that an instructor hands out, and that
 ``python -m dlopt_kit compare`` or a notebook runs.
 
-A recipe names its data (dataset and how many images per class), its seeds and one training config (any
-``RunConfig`` field; ``schedule`` and ``augment`` as mappings)::
+A recipe names its data (dataset and how many images per class), its seeds, optionally a corruption planted in the
+training split with each seed (``corruption: {kind: label_noise, rate: 0.2}``, one of ``CORRUPTIONS``) and one
+training config (any ``RunConfig`` field; ``schedule`` and ``augment`` as mappings)::
 
     version: 1
     name: dropout 0.3

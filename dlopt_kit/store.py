@@ -88,6 +88,17 @@ class Store:
             raise KeyError(f"no run named {name!r} in {self.path}: it holds {', '.join(self.names()) or 'nothing'}")
         return recipe_from_dict(json.loads(row[0]), f"{self.path}:{name}")
 
+    def free_name(self, name: str, taken: set[str] | frozenset[str] = frozenset()) -> str:
+        """``name``, or ``name (2)``, ``name (3)``, ... when it is already in the store (or in ``taken``): a new run
+        never joins or overwrites the runs kept under another config's name."""
+        used = {*self.names(), *taken}
+        if name not in used:
+            return name
+        k = 2
+        while f"{name} ({k})" in used:
+            k += 1
+        return f"{name} ({k})"
+
     def names(self) -> list[str]:
         with closing(self._connect()) as db:
             return [r[0] for r in db.execute("SELECT DISTINCT name FROM runs ORDER BY id")]
@@ -106,3 +117,8 @@ class Store:
         """Forget every run kept under ``name``; returns how many."""
         with closing(self._connect()) as db, db:
             return db.execute("DELETE FROM runs WHERE name = ?", (name,)).rowcount
+
+    def clear(self) -> int:
+        """Forget every run in the store; returns how many."""
+        with closing(self._connect()) as db, db:
+            return db.execute("DELETE FROM runs").rowcount

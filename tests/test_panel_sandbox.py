@@ -105,3 +105,36 @@ def test_choose_reads_validation_at_the_kept_epoch():
     assert choose(table, ["b"]) == "b"
     with pytest.raises(ValueError, match="choose from the table's configs"):
         choose(table, ["c"])
+
+
+def test_a_loaded_recipe_saves_back_unchanged(panel, tmp_path):
+    path = tmp_path / "full.yaml"
+    path.write_text("version: 1\nname: everything\ndataset: digits\ntrain_per_class: null\neval_per_class: 200\n"
+                    "seeds: [5, 6, 7]\ncorruption: {kind: pair_noise, rate: 0.1}\n"
+                    "config: {model: mlp, hidden: 32, epochs: 2, optimizer: sgd, momentum: 0.5, class_weight: balanced,"
+                    " schedule: {kind: step, step_size: 2, gamma: 0.5}, augment: {hflip: 0.5, vflip: 0.3}}\n")
+    loaded = panel.load(path)
+    assert loaded is not None and panel.values()["train_per_class"] == 0
+    assert panel.recipe() == loaded  # nothing the panel has no knob for is lost
+    again = load_recipe(panel.save(tmp_path / "again.yaml"))
+    assert again == loaded
+    panel.set_values(seeds=4, schedule="cosine")
+    changed = panel.recipe()
+    assert changed.seeds == (0, 1, 2, 3) and changed.config.schedule.kind == "cosine"
+    assert changed.config.augment.vflip == 0.3 and changed.eval_per_class == 200
+
+
+def test_stop_puts_the_configs_not_started_back_in_the_queue(panel):
+    panel.set_values(**{**QUICK, "epochs": 500})
+    for name in ("first", "second"):
+        panel.name_box.value = name
+        panel.add()
+    panel.run_button.click()
+    deadline = time.time() + 30
+    while panel.progress.value < 3 and time.time() < deadline:
+        time.sleep(0.05)
+    panel.stop_button.click()
+    panel.wait(20)
+    assert [r.name for r in panel.queue] == ["second"] and "second" in panel.queue_view.value
+    assert list(panel.results_frame()["config"]) == ["first"]
+    assert panel.verdict_lines() == []  # the stopped seed is not compared

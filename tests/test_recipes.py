@@ -91,6 +91,16 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
     out = capsys.readouterr().out
     assert "small lr" in out and "larger lr vs small lr: difference" in out and "over 2 seeds" in out
     assert "what differs:\n" in out and "config.lr" in out and "0.0001" in out
+    assert "validation accuracy at each run's kept epoch" in out and "test_acc" not in out  # choose on validation
+    store = tmp_path / "runs.sqlite"
+    assert main(["compare", str(a), str(b), "--test", "--store", str(store), "--out", str(tmp_path / "t")]) == 0
+    out = capsys.readouterr().out
+    assert "test accuracy of the kept model" in out and "test_acc" in out
+    assert main(["compare", str(a), "--store", str(store), "--out", str(tmp_path / "t")]) == 0
+    assert "kept as 'small lr (2)'" in capsys.readouterr().out  # runs already kept stay as they are
+    from dlopt_kit.store import Store
+
+    assert Store(store).names() == ["small lr", "larger lr", "small lr (2)"]
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000
     assert main(["compare", str(a), "--seeds", "1", "--out", str(tmp_path / "one")]) == 0
     out = capsys.readouterr().out

@@ -28,7 +28,11 @@ def test_runs_survive_a_restart_and_come_back_as_compares_table(tiny, tmp_path):
     assert again.runs()["seed"].tolist() == [0, 1]
     with sqlite3.connect(tmp_path / "s.sqlite") as db:  # a real database a user can open with any SQLite tool
         assert db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0] == len(table)
-    assert again.remove("small mlp") == 2 and again.table().empty
+    assert again.free_name("small mlp") == "small mlp (2)" and again.free_name("new") == "new"
+    assert again.free_name("new", {"new", "new (2)"}) == "new (3)"
+    again.add(Recipe("other mlp", CONFIG, seeds=(0,)), table[table["seed"] == 0])
+    assert again.remove("small mlp") == 2 and again.names() == ["other mlp"]
+    assert again.clear() == 1 and again.table().empty
     with sqlite3.connect(tmp_path / "s.sqlite") as db:
         db.execute("PRAGMA foreign_keys = ON")
         assert db.execute("SELECT COUNT(*) FROM epochs").fetchone()[0] == 0  # the epochs went with their runs

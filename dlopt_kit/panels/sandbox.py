@@ -32,13 +32,14 @@ from ..store import DEFAULT, Store
 from .training import Control, PanelControls, build_control, control_grid
 
 IMAGE_SETS = ("fashion_mnist", "mnist5k", "digits")
-AUGMENT = ("rotate", "translate", "scale", "erase")
+AUGMENT = ("rotate", "translate", "scale", "hflip", "brightness", "erase")
+STOPPED = "stopped by the user"
 
 
 def sandbox_spec(base: RunConfig) -> list[Control]:
     """The sandbox's knobs, by strategy: data and corruption, augmentation, model, regularisation, optimisation."""
     return [Control("dataset", "choice", "fashion_mnist", IMAGE_SETS),
-            Control("train_per_class", "int", 100, label="train per class"),
+            Control("train_per_class", "int", 100, label="train per class (0 = all)"),
             Control("corruption", "choice", "none", ("none", *CORRUPTIONS)),
             Control("corruption_rate", "float", 0.2, label="corruption rate"),
             *[Control(a, "float", 0.0, label=f"augment {a}") for a in AUGMENT],
@@ -46,10 +47,14 @@ def sandbox_spec(base: RunConfig) -> list[Control]:
             Control("hidden", "int", base.hidden),
             Control("batch_norm", "bool", base.batch_norm, label="batch norm"),
             Control("dropout", "float", base.dropout),
+            Control("input_dropout", "float", base.input_dropout, label="input dropout"),
+            Control("l2", "float", base.l2, label="L2 (in the loss)"),
             Control("weight_decay", "float", base.weight_decay, label="weight decay"),
             Control("label_smoothing", "float", base.label_smoothing, label="label smoothing"),
+            Control("patience", "int", base.patience, label="early stopping patience (0 = off)"),
             Control("optimizer", "choice", base.optimizer, ("adam", "adamw", "sgd")),
             Control("lr", "float", base.lr),
+            Control("momentum", "float", base.momentum, label="momentum (sgd)"),
             Control("schedule", "choice", base.schedule.kind, SCHEDULES),
             Control("grad_clip", "float", base.grad_clip or 0.0, label="clip grad norm (0 = off)"),
             Control("batch_size", "int", base.batch_size, label="batch size"),
@@ -58,13 +63,16 @@ def sandbox_spec(base: RunConfig) -> list[Control]:
 
 
 class SandboxPanel(PanelControls):
-    """The sandbox. ``recipe()`` is what the controls and the name box say; Add queues it (under ``name (2)``, ...
+    """The sandbox. ``recipe()`` is what the controls and the name box say (with, from the last recipe loaded, its
+    seeds while their number is unchanged, its validation/test size, its schedule's parameters while the kind is
+    unchanged and the augmentations and settings that have no knob here); Add queues it (under ``name (2)``, ...
     when the name is already in the store or the queue: kept results are never overwritten), Run runs the queue (or
     the current settings when the queue is empty), Stop ends the run in progress and keeps what finished (a stopped
-    config keeps its finished seeds). Every run goes into ``store`` (default ``runs/sandbox.sqlite``), and the
+    config keeps its finished seeds and the stopped seed's history, which the verdicts leave out; the configs not
+    started go back to the queue). Every run goes into ``store`` (default ``runs/sandbox.sqlite``), and the
     results (table, curves, diff, verdicts) are drawn from the store: a new panel on the same file shows them again.
-    ``save(path)`` / ``load(path)`` write and read a recipe; a recipe's settings that have no control here (momentum,
-    say) are kept and travel with it. ``run(**values)`` does from code what setting the controls and Run do."""
+    ``save(path)`` / ``load(path)`` write and read a recipe; a recipe's settings that have no control here (class
+    weights, say) are kept and travel with it. ``run(**values)`` does from code what setting the controls and Run do."""
 
     def __init__(self, base: RunConfig | None = None, store: Store | str | Path = DEFAULT,
                  title: str = "Lesson 09: the sandbox") -> None:
@@ -84,6 +92,7 @@ class SandboxPanel(PanelControls):
         self.status, self.queue_view, self.table, self.diff_view, self.verdict_view = (W.HTML() for _ in range(5))
         self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.queue: list[Recipe] = []
+        self.template: Recipe | None = None  # the last recipe loaded: what the panel has no knob for comes from it
         self.error: str | None = None
         self.finished = 0  # configs run by this panel
         self._stop = threading.Event()
@@ -106,36 +115,44 @@ class SandboxPanel(PanelControls):
         """The recipe the controls describe (RecipeError naming a bad field)."""
         v = self.values()
         name = self.name_box.value.strip()
-        checks.whole("seeds", v["seeds"], 2, 20)
-        config = {k: v[k] for k in ("model", "hidden", "batch_norm", "dropout", "weight_decay", "label_smoothing",
-                                    "optimizer", "lr", "batch_size", "epochs")}
-        config["schedule"] = {"kind": v["schedule"]}
+        n_seeds = checks.whole("seeds", v["seeds"], 2, 20)
+        t = self.template
+        seeds = list(t.seeds) if t is not None and len(t.seeds) == n_seeds else list(range(n_seeds))
+        config = {k: v[k] for k in ("model", "hidden", "batch_norm", "dropout", "input_dropout", "l2",
+                                    "weight_decay", "label_smoothing", "patience", "optimizer", "lr", "momentum",
+                                    "batch_size", "epochs")}
+        # the base's schedule keeps its parameters while the kind is unchanged; augmentations without a knob stay
+        base = self.base.to_dict()
+        config["schedule"] = base["schedule"] if base["schedule"]["kind"] == v["schedule"] else {"kind": v["schedule"]}
         config["grad_clip"] = None if v["grad_clip"] == 0 else v["grad_clip"]
-        config["augment"] = {a: v[a] for a in AUGMENT if v[a]}
-        kept = {k: val for k, val in self.base.to_dict().items() if k not in config and k != "seed"}
+        config["augment"] = {k: x for k, x in {**base["augment"], **{a: v[a] for a in AUGMENT}}.items() if x}
+        kept = {k: val for k, val in base.items() if k not in config and k != "seed"}
         corruption = None if v["corruption"] == "none" else {"kind": v["corruption"], "rate": v["corruption_rate"]}
+        train = checks.whole("train per class", v["train_per_class"], 0)
         return recipe_from_dict({"version": 1, "name": name, "dataset": v["dataset"],
-                                 "train_per_class": v["train_per_class"], "eval_per_class": 100,
-                                 "seeds": list(range(v["seeds"])), "corruption": corruption,
+                                 "train_per_class": train or None,
+                                 "eval_per_class": t.eval_per_class if t is not None else 100,
+                                 "seeds": seeds, "corruption": corruption,
                                  "config": {**kept, **config}}, "settings")
 
     def show(self, recipe: Recipe) -> None:
         """Set the controls and the name box from ``recipe``; its other settings become the panel's base."""
         c = recipe.config
-        values = {"dataset": recipe.dataset, "train_per_class": recipe.train_per_class or 100,
+        values = {"dataset": recipe.dataset, "train_per_class": recipe.train_per_class or 0,
                   "corruption": recipe.corruption[0] if recipe.corruption else "none",
                   "corruption_rate": recipe.corruption[1] if recipe.corruption else 0.2,
                   **{a: getattr(c.augment, a) for a in AUGMENT},
                   "model": c.model, "hidden": c.hidden, "batch_norm": c.batch_norm, "dropout": c.dropout,
-                  "weight_decay": c.weight_decay, "label_smoothing": c.label_smoothing, "optimizer": c.optimizer,
-                  "lr": c.lr, "schedule": c.schedule.kind, "grad_clip": c.grad_clip or 0.0,
+                  "input_dropout": c.input_dropout, "l2": c.l2, "weight_decay": c.weight_decay,
+                  "label_smoothing": c.label_smoothing, "patience": c.patience, "optimizer": c.optimizer,
+                  "lr": c.lr, "momentum": c.momentum, "schedule": c.schedule.kind, "grad_clip": c.grad_clip or 0.0,
                   "batch_size": c.batch_size, "epochs": c.epochs, "seeds": len(recipe.seeds)}
         if recipe.dataset not in IMAGE_SETS:
             raise RecipeError(f"{recipe.name}: dataset={recipe.dataset!r}: the sandbox panel runs "
                               f"{', '.join(IMAGE_SETS)}; compare it with python -m dlopt_kit compare instead")
         self.set_values(**values)
         self.name_box.value = recipe.name
-        self.base = c
+        self.base, self.template = c, recipe
 
     def save(self, path: str | Path) -> Path | None:
         """Write the current settings as a recipe file (YAML or JSON by suffix); a bad setting is named instead."""
@@ -163,14 +180,11 @@ class SandboxPanel(PanelControls):
             recipe = self.recipe()
         except ValueError as exc:
             return self._refuse(f"Not queued: {exc}")
-        taken = {*self.store.names(), *(r.name for r in self.queue)}
+        free = self.store.free_name(recipe.name, {r.name for r in self.queue})
         note = ""
-        if recipe.name in taken:  # never overwrite kept results: the new config gets a name of its own
-            k = 2
-            while f"{recipe.name} ({k})" in taken:
-                k += 1
+        if free != recipe.name:  # never join or overwrite kept results: the new config gets a name of its own
             note = f" (the name {recipe.name!r} was taken)"
-            recipe = replace(recipe, name=f"{recipe.name} ({k})")
+            recipe = replace(recipe, name=free)
         self.queue.append(recipe)
         self.error = None
         self._show_queue()
@@ -204,8 +218,10 @@ class SandboxPanel(PanelControls):
 
     def _run_queue(self, queue: list[Recipe]) -> None:
         try:
-            for recipe in queue:
-                if self._stop.is_set():
+            for position, recipe in enumerate(queue):
+                if self._stop.is_set():  # the configs not started go back to the queue
+                    self.queue = queue[position:] + self.queue
+                    self._show_queue()
                     break
                 self._say(f"Run {self.finished + 1}: training {html.escape(recipe.name)} over "
                           f"{len(recipe.seeds)} seeds…", "black")
@@ -224,7 +240,7 @@ class SandboxPanel(PanelControls):
                     break
                 self.store.add(recipe, table)
                 self.finished += 1
-                ended = "stopped by the user" if self._stop.is_set() else "completed"
+                ended = STOPPED if self._stop.is_set() else "completed"
                 self.refresh()
                 self._say(f"Run {self.finished}: {ended}; {html.escape(recipe.name)}, {table['seed'].nunique()} "
                           f"seed(s) in {time.perf_counter() - started:.0f} s.", "green")
@@ -263,7 +279,7 @@ class SandboxPanel(PanelControls):
             return pd.DataFrame()
         best = table[table["epoch"] == table["best_epoch"]].groupby("config", sort=False)
         ended = table.groupby("config", sort=False)["stop_reason"].agg(
-            lambda s: "stopped by the user" if (s == "stopped by the user").any() else s.iloc[-1].split(":")[0])
+            lambda s: STOPPED if (s == STOPPED).any() else s.iloc[-1].split(":")[0])
         return pd.DataFrame({"seeds": best["seed"].nunique(), "val_acc": best["val_acc"].mean(),
                              "val_acc std": best["val_acc"].std(), "best epoch": best["epoch"].mean(),
                              "ended": ended}).rename_axis("config").reset_index()
@@ -290,8 +306,11 @@ class SandboxPanel(PanelControls):
         return diff([self.store.recipe(n) for n in names]) if len(names) > 1 else pd.DataFrame()
 
     def verdict_lines(self) -> list[str]:
-        """A paired verdict for every two configs in the store, on validation accuracy at the kept epoch."""
+        """A paired verdict for every two configs in the store, on validation accuracy at the kept epoch; a seed
+        stopped by the user is left out (its history stays in the store)."""
         table = self.store.table()
+        if not table.empty:
+            table = table[table["stop_reason"] != STOPPED]
         return verdicts(table, "val_acc", at="best") if not table.empty and table["config"].nunique() > 1 else []
 
     def _refuse(self, message: str) -> None:
