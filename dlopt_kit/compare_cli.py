@@ -80,15 +80,32 @@ def main(argv: list[str] | None = None) -> int:
     data = recipe_data(*recipes[0].data_key)
     sizes = sorted({r.train_per_class or 0 for r in recipes})
     train = "all" if sizes == [0] else "/".join(str(n) for n in sizes)
-    print(f"data: {dataset}, {train} training and {len(data.y_val)}/{len(data.y_test)} validation/test images | "
-          f"seeds: {', '.join(map(str, seeds))}")
+    print(f"data: {dataset}, {train} training images per class, {len(data.y_val)}/{len(data.y_test)} validation/test "
+          f"images in all | seeds: {', '.join(map(str, seeds))}")
     if len(recipes) > 1:
         differs = diff(recipes)
         print("what differs:" if len(differs) else "what differs: nothing but the names")
         if len(differs):
             print(differs.to_string())
-    runs = [(r, seed) for r in recipes for seed in seeds]
-    table = pd.concat([run_recipe(r, [seed]) for r, seed in tqdm(runs, desc="runs", unit="run")], ignore_index=True)
+    store = None
+    if args.store is not None:
+        from .store import Store
+
+        store = Store(args.store)
+    parts = []
+    with tqdm(total=len(recipes) * len(seeds), desc="runs", unit="run") as bar:
+        for r in recipes:
+            runs = []
+            for seed in seeds:
+                runs.append(run_recipe(r, [seed]))
+                bar.update()
+            parts.append(pd.concat(runs, ignore_index=True))
+            if store is not None:  # kept as each recipe finishes: Ctrl-C keeps the recipes already run
+                kept = store.free_name(r.name)
+                if kept != r.name:
+                    print(f"{r.name!r} is already in {args.store}: kept as {kept!r}")
+                store.add(replace(r, name=kept), parts[-1])
+    table = pd.concat(parts, ignore_index=True)
     summary = summary_table(table)
     if not args.test:
         summary = summary.drop(columns=["test_acc", "test_acc std"])
@@ -108,14 +125,6 @@ def main(argv: list[str] | None = None) -> int:
     path = args.out / "compare.png"
     fig.savefig(path, dpi=100, bbox_inches="tight")
     print(f"\nplot: {path}")
-    if args.store is not None:
-        from .store import Store
-
-        store = Store(args.store)
-        for r in recipes:
-            kept = store.free_name(r.name)
-            if kept != r.name:
-                print(f"{r.name!r} is already in {args.store}: kept as {kept!r}")
-            store.add(replace(r, name=kept), table[table["config"] == r.name])
+    if store is not None:
         print(f"kept in: {args.store} ({len(store.runs())} runs)")
     return 0

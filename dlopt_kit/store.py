@@ -19,7 +19,7 @@ import pandas as pd
 
 from .recipes import Recipe, recipe_from_dict
 
-DEFAULT = Path("runs") / "sandbox.sqlite"
+DEFAULT = Path(__file__).resolve().parent.parent / "runs" / "sandbox.sqlite"  # the checkout's git-ignored runs/
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm", "seconds", "weight_norm",
            "near_zero")
 SCHEMA = f"""

@@ -61,6 +61,9 @@ def test_recipes_save_and_load_with_the_settings_the_panel_does_not_show(panel, 
     assert fresh.load(tmp_path / "bad.yaml") is None and "dropout=2" in fresh.error
     assert fresh.recipe() == recipe  # a bad file changes nothing
     assert fresh.save(tmp_path / "r.txt") is None and "ends in .yaml" in fresh.error
+    before = path.read_text()
+    assert fresh.save(path) is None and "already exists" in fresh.error and path.read_text() == before
+    assert fresh.save(path, overwrite=True) == path
 
 
 def test_corruption_is_drawn_with_each_seed_and_validation_stays_clean(panel):
@@ -90,6 +93,7 @@ def test_stop_keeps_the_finished_seeds_and_the_history(panel):
     panel.wait(20)
     row = panel.results_frame().iloc[0]
     assert not panel.running and row["ended"] == "stopped by the user" and "stopped by the user" in panel.status.value
+    assert row["seeds"] == 0  # the stopped seed is not counted as a result
     assert len(panel.store.table(["long"])) >= 3  # the epochs run before Stop are kept
 
 
@@ -133,8 +137,19 @@ def test_stop_puts_the_configs_not_started_back_in_the_queue(panel):
     deadline = time.time() + 30
     while panel.progress.value < 3 and time.time() < deadline:
         time.sleep(0.05)
+    panel.name_box.value = "first"
+    assert panel.add().name == "first (2)"  # a name in flight is taken too
+    panel.queue.pop()
     panel.stop_button.click()
     panel.wait(20)
     assert [r.name for r in panel.queue] == ["second"] and "second" in panel.queue_view.value
     assert list(panel.results_frame()["config"]) == ["first"]
     assert panel.verdict_lines() == []  # the stopped seed is not compared
+
+
+def test_the_default_store_is_the_checkouts_runs_folder():
+    from pathlib import Path
+
+    from dlopt_kit.store import DEFAULT
+
+    assert DEFAULT.is_absolute() and DEFAULT == Path(__file__).resolve().parent.parent / "runs" / "sandbox.sqlite"

@@ -92,6 +92,7 @@ class SandboxPanel(PanelControls):
         self.status, self.queue_view, self.table, self.diff_view, self.verdict_view = (W.HTML() for _ in range(5))
         self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.queue: list[Recipe] = []
+        self._in_flight: set[str] = set()  # names of the configs the worker thread is running
         self.template: Recipe | None = None  # the last recipe loaded: what the panel has no knob for comes from it
         self.error: str | None = None
         self.finished = 0  # configs run by this panel
@@ -154,9 +155,12 @@ class SandboxPanel(PanelControls):
         self.name_box.value = recipe.name
         self.base, self.template = c, recipe
 
-    def save(self, path: str | Path) -> Path | None:
-        """Write the current settings as a recipe file (YAML or JSON by suffix); a bad setting is named instead."""
+    def save(self, path: str | Path, overwrite: bool = False) -> Path | None:
+        """Write the current settings as a recipe file (YAML or JSON by suffix); a bad setting is named instead, and
+        an existing file is kept unless ``overwrite`` (the Save button never overwrites)."""
         try:
+            if Path(path).exists() and not overwrite:
+                raise RecipeError(f"{path} already exists: give the recipe file another name (nothing was written)")
             written = self.recipe().save(path)
         except (ValueError, OSError) as exc:
             return self._refuse(f"Not saved: {exc}")
@@ -180,7 +184,7 @@ class SandboxPanel(PanelControls):
             recipe = self.recipe()
         except ValueError as exc:
             return self._refuse(f"Not queued: {exc}")
-        free = self.store.free_name(recipe.name, {r.name for r in self.queue})
+        free = self.store.free_name(recipe.name, {r.name for r in self.queue} | self._in_flight)
         note = ""
         if free != recipe.name:  # never join or overwrite kept results: the new config gets a name of its own
             note = f" (the name {recipe.name!r} was taken)"
@@ -207,6 +211,7 @@ class SandboxPanel(PanelControls):
         if not self.queue and self.add() is None:
             return
         queue, self.queue = list(self.queue), []
+        self._in_flight = {r.name for r in queue}
         self._show_queue()
         self.error = None
         self._stop.clear()
@@ -238,6 +243,9 @@ class SandboxPanel(PanelControls):
                                    should_stop=self._stop.is_set)
                 if table.empty:
                     break
+                kept = self.store.free_name(recipe.name)  # another process may have used the name meanwhile
+                if kept != recipe.name:
+                    recipe, table = replace(recipe, name=kept), table.assign(config=kept)
                 self.store.add(recipe, table)
                 self.finished += 1
                 ended = STOPPED if self._stop.is_set() else "completed"
@@ -248,6 +256,7 @@ class SandboxPanel(PanelControls):
             self.error = f"{type(exc).__name__}: {exc}"
             self._say(f"Run failed: {html.escape(self.error)}", "crimson")
         finally:
+            self._in_flight = set()
             self.progress.value, self.progress.description = self.progress.max, "idle"
             self.run_button.disabled, self.stop_button.disabled = False, True
 
@@ -272,17 +281,22 @@ class SandboxPanel(PanelControls):
 
     # ------------------------------------------------------------ results, from the store
     def results_frame(self) -> pd.DataFrame:
-        """One row per config in the store: its seeds, validation accuracy at the kept epoch (mean and std over
-        seeds), the mean best epoch and how its last run ended."""
+        """One row per config in the store: its finished seeds, validation accuracy at the kept epoch (mean and std
+        over those seeds), the mean kept epoch, and how its last run ended (a seed stopped by the user is counted
+        in none of these, as in the verdicts)."""
         table = self.store.table()
         if table.empty:
             return pd.DataFrame()
-        best = table[table["epoch"] == table["best_epoch"]].groupby("config", sort=False)
+        names = list(pd.unique(table["config"]))
         ended = table.groupby("config", sort=False)["stop_reason"].agg(
             lambda s: STOPPED if (s == STOPPED).any() else s.iloc[-1].split(":")[0])
-        return pd.DataFrame({"seeds": best["seed"].nunique(), "val_acc": best["val_acc"].mean(),
-                             "val_acc std": best["val_acc"].std(), "best epoch": best["epoch"].mean(),
-                             "ended": ended}).rename_axis("config").reset_index()
+        done = table[table["stop_reason"] != STOPPED]
+        best = done[done["epoch"] == done["best_epoch"]].groupby("config", sort=False)
+        frame = pd.DataFrame({"seeds": best["seed"].nunique(), "val_acc": best["val_acc"].mean(),
+                              "val_acc std": best["val_acc"].std(), "best epoch": best["epoch"].mean()})
+        frame = frame.reindex(names).assign(ended=ended)
+        frame["seeds"] = frame["seeds"].fillna(0).astype(int)
+        return frame.rename_axis("config").reset_index()
 
     def refresh(self) -> None:
         """Redraw the table, curves, diff and verdicts from the store."""
