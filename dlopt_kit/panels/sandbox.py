@@ -249,9 +249,9 @@ class SandboxPanel(PanelControls):
                 self.store.add(recipe, table)
                 self.finished += 1
                 ended = STOPPED if self._stop.is_set() else "completed"
-                self.refresh()
                 self._say(f"Run {self.finished}: {ended}; {html.escape(recipe.name)}, {table['seed'].nunique()} "
                           f"seed(s) in {time.perf_counter() - started:.0f} s.", "green")
+                self.refresh()
         except Exception as exc:  # noqa: BLE001 - shown in the panel; the store keeps what finished
             self.error = f"{type(exc).__name__}: {exc}"
             self._say(f"Run failed: {html.escape(self.error)}", "crimson")
@@ -303,8 +303,6 @@ class SandboxPanel(PanelControls):
         table = self.store.table()
         if table.empty:
             return
-        results = self.results_frame()
-        self.table.value = results.to_html(index=False, float_format="{:.3f}".format, na_rep="")
         self.plot.value = figure_png(plot_comparison(table, "val_acc", ax=Figure(figsize=(6, 3)).subplots()))
         self.plot.layout.display = None
         differs = self.diff_frame()
@@ -313,6 +311,8 @@ class SandboxPanel(PanelControls):
         lines = self.verdict_lines()
         self.verdict_view.value = ("" if not lines else "<b>paired verdicts (validation accuracy at the kept epoch)"
                                    "</b><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in lines) + "</ul>")
+        # the table last: a new row means everything else about the run is already shown
+        self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
 
     def diff_frame(self) -> pd.DataFrame:
         """What differs between the configs in the store, field by field (``recipes.diff``)."""
