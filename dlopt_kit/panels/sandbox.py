@@ -280,11 +280,11 @@ class SandboxPanel(PanelControls):
         return self.results_frame() if self.finished > before else None
 
     # ------------------------------------------------------------ results, from the store
-    def results_frame(self) -> pd.DataFrame:
+    def results_frame(self, table: pd.DataFrame | None = None) -> pd.DataFrame:
         """One row per config in the store: its finished seeds, validation accuracy at the kept epoch (mean and std
         over those seeds), the mean kept epoch, and how its last run ended (a seed stopped by the user is counted
-        in none of these, as in the verdicts)."""
-        table = self.store.table()
+        in none of these, as in the verdicts). ``table``: the store's, when the caller has already read it."""
+        table = self.store.table() if table is None else table
         if table.empty:
             return pd.DataFrame()
         names = list(pd.unique(table["config"]))
@@ -308,21 +308,21 @@ class SandboxPanel(PanelControls):
         differs = self.diff_frame()
         self.diff_view.value = ("" if differs.empty else
                                 f"<b>what differs</b><pre>{html.escape(differs.to_string())}</pre>")
-        lines = self.verdict_lines()
+        lines = self.verdict_lines(table)
         self.verdict_view.value = ("" if not lines else "<b>paired verdicts (validation accuracy at the kept epoch)"
                                    "</b><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in lines) + "</ul>")
         # the table last: a new row means everything else about the run is already shown
-        self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
+        self.table.value = self.results_frame(table).to_html(index=False, float_format="{:.3f}".format, na_rep="")
 
     def diff_frame(self) -> pd.DataFrame:
         """What differs between the configs in the store, field by field (``recipes.diff``)."""
         names = self.store.names()
         return diff([self.store.recipe(n) for n in names]) if len(names) > 1 else pd.DataFrame()
 
-    def verdict_lines(self) -> list[str]:
+    def verdict_lines(self, table: pd.DataFrame | None = None) -> list[str]:
         """A paired verdict for every two configs in the store, on validation accuracy at the kept epoch; a seed
         stopped by the user is left out (its history stays in the store)."""
-        table = self.store.table()
+        table = self.store.table() if table is None else table
         if not table.empty:
             table = table[table["stop_reason"] != STOPPED]
         return verdicts(table, "val_acc", at="best") if not table.empty and table["config"].nunique() > 1 else []
