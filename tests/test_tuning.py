@@ -152,35 +152,49 @@ run_study(study, Objective(RunConfig(model="mlp", hidden=16, optimizer="sgd", ba
 """
 
 
+def _wait_for(read, ready, what: str, seconds: float = 120):
+    """Poll ``read()`` until ``ready(value)``; fail naming ``what`` after ``seconds`` (a bound, never the wait)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            value = read()
+        except KeyError:  # the study is not created yet
+            value = None
+        if value is not None and ready(value):
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def test_a_killed_worker_loses_no_finished_trial_and_the_study_resumes(tiny, tmp_path):
     url = storage_url("killed", tmp_path)
     worker = subprocess.Popen([sys.executable, "-c", textwrap.dedent(WORKER), url], env=os.environ.copy())
     storage = make_storage(url, heartbeat=1, grace=2)
-    try:
-        deadline = time.time() + 120
-        while time.time() < deadline:  # wait until one trial has finished and the next is running
-            time.sleep(0.05)
-            try:
-                trials = optuna.load_study(study_name="killed", storage=storage).get_trials(deepcopy=False)
-            except KeyError:
-                continue
-            if [t.state.name for t in trials][:2] == ["COMPLETE", "RUNNING"]:
-                break
-        else:
-            pytest.fail("the worker never reached its second trial")
+
+    def trials():
+        return optuna.load_study(study_name="killed", storage=storage).get_trials(deepcopy=False)
+
+    try:  # kill only once one trial has finished and the next is running with its parameters drawn
+        _wait_for(trials, lambda ts: [t.state.name for t in ts][:2] == ["COMPLETE", "RUNNING"] and "lr" in ts[1].params,
+                  "the worker's second trial to start with its parameters")
         worker.send_signal(signal.SIGKILL)
         worker.wait(10)
     finally:
         worker.kill()
-    done = {t.number: t.value for t in trials if t.state.name == "COMPLETE"}
-    time.sleep(3)  # past the grace period: the killed trial's heartbeat is stale
+    before = trials()  # read after the kill: what the dead worker left behind
+    done = {t.number: t.value for t in before if t.state.name == "COMPLETE"}
+    killed = next(t for t in before if t.state.name == "RUNNING")
     study = open_study("killed", "random", SearchSpace({"lr": ("log", 1e-3, 0.3)}),
                        storage=make_storage(url, heartbeat=1, grace=2))
+
+    def failed_by_heartbeat():  # its heartbeat goes stale after the grace period; the check marks it failed
+        optuna.storages.fail_stale_trials(study)
+        return study.get_trials(deepcopy=False)[killed.number]
+
+    _wait_for(failed_by_heartbeat, lambda t: t.state.name == "FAIL", "the killed trial to be marked failed")
     run_study(study, Objective(BASE.replace(epochs=2), tiny, SearchSpace({"lr": ("log", 1e-3, 0.3)})), 3)
     after = study.get_trials(deepcopy=False)
     assert {t.number: t.value for t in after if t.number in done} == done  # nothing finished was lost
-    killed = after[len(done)]
-    assert killed.state.name == "FAIL"  # marked failed by the heartbeat check, then retried
     retried = [t for t in after if t.system_attrs.get("failed_trial") == killed.number]
     assert retried and retried[0].params == killed.params and retried[0].state.name == "COMPLETE"
     assert finished(study) == 3
