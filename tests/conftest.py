@@ -14,7 +14,7 @@ matplotlib.use("Agg")
 os.environ.setdefault("DLOPT_DEVICE", "cpu")
 torch.set_num_threads(1)  # same seed gives the same numbers for the same thread count: fix it for the session
 
-from dlopt_kit.data import Splits, load_splits  # noqa: E402
+from dlopt_kit.core.data import Splits, load_splits  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,7 @@ def pg_server():
     import shutil
     import tempfile
 
-    from dlopt_kit.pgserver import PgServer, free_port
+    from dlopt_kit.classroom.server import PgServer, free_port
 
     require_postgres()
     folder = tempfile.mkdtemp(prefix="dlopt-pg-")
@@ -59,7 +59,7 @@ def pg_server():
 
 def require_postgres() -> None:
     """Skip (fail under CI, where ``make test`` installs it) when PostgreSQL's programs are missing."""
-    from dlopt_kit.pgserver import INSTALL_HINT, pg_bin
+    from dlopt_kit.classroom.server import INSTALL_HINT, pg_bin
 
     if pg_bin() is None:
         message = f"PostgreSQL is not installed: {INSTALL_HINT} (or run make test, which installs it)"

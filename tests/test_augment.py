@@ -2,13 +2,19 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from dlopt_kit.augment import LIMITS, SHIFT_NAMES, Augmenter, AugmentSpec, shifted
-from dlopt_kit.compare import compare
-from dlopt_kit.config import RunConfig
-from dlopt_kit.data import sample_photo
-from dlopt_kit.panels.augment import AugmentGallery, config_with_augment
-from dlopt_kit.robustness import plot_augmented, plot_class_grid, plot_robustness, robustness_summary, shift_accuracies
-from dlopt_kit.training import fit
+from dlopt_kit.augmentation import sample_photo
+from dlopt_kit.augmentation.robustness import (
+    plot_augmented,
+    plot_class_grid,
+    plot_robustness,
+    robustness_summary,
+    shift_accuracies,
+)
+from dlopt_kit.core.augment import LIMITS, SHIFT_NAMES, Augmenter, AugmentSpec, shifted
+from dlopt_kit.core.compare import compare
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import fit
+from dlopt_kit.panels.augmentation import AugmentGallery, config_with_augment
 
 EVERYTHING = AugmentSpec(rotate=30, translate=0.2, scale=0.3, hflip=0.5, vflip=0.5, brightness=0.3, contrast=0.3,
                          erase=0.5)
@@ -135,7 +141,7 @@ def test_gallery_follows_its_sliders(tiny):
 
 
 def test_plot_shifted_sets_shows_the_very_images_of_each_set(tiny):
-    from dlopt_kit.robustness import plot_shifted_sets
+    from dlopt_kit.augmentation.robustness import plot_shifted_sets
 
     fig = plot_shifted_sets(tiny.x_test, shifts=("clean", "rotated"), n=4)
     ax = fig.axes[0]

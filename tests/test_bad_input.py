@@ -13,17 +13,17 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dlopt_kit import checks
-from dlopt_kit.augment import LIMITS, Augmenter, AugmentSpec
-from dlopt_kit.callbacks import EarlyStopping
-from dlopt_kit.compare import compare
-from dlopt_kit.config import RunConfig, field_names
-from dlopt_kit.data import Splits
-from dlopt_kit.metrics import best_threshold, report_from_probs, threshold_metrics
-from dlopt_kit.panels.augment import AugmentGallery
+from dlopt_kit.core import checks
+from dlopt_kit.core.augment import LIMITS, Augmenter, AugmentSpec
+from dlopt_kit.core.callbacks import EarlyStopping
+from dlopt_kit.core.compare import compare
+from dlopt_kit.core.config import RunConfig, field_names
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.schedules import KINDS, PARAMS
+from dlopt_kit.core.training import fit
+from dlopt_kit.evaluation_metrics.metrics import best_threshold, report_from_probs, threshold_metrics
+from dlopt_kit.panels.augmentation import AugmentGallery
 from dlopt_kit.panels.training import Control, TrainingPanel, control_value
-from dlopt_kit.schedules import KINDS, PARAMS
-from dlopt_kit.training import fit
 
 FAST = RunConfig(model="mlp", epochs=1, batch_size=32)
 
@@ -251,7 +251,8 @@ def test_gallery_refuses_a_strength_beyond_its_slider(tiny):
 
 @pytest.mark.parametrize("damage", ["missing", "truncated", "edited"])
 def test_a_damaged_catalog_is_reported_by_doctor_with_the_fix(monkeypatch, tmp_path, capsys, damage):
-    from dlopt_kit import data, doctor
+    from dlopt_kit.cli import doctor
+    from dlopt_kit.core import data
 
     broken = tmp_path / "catalog.json"
     text = data.CATALOG.read_text()
@@ -264,7 +265,7 @@ def test_a_damaged_catalog_is_reported_by_doctor_with_the_fix(monkeypatch, tmp_p
     monkeypatch.setattr(data, "CATALOG", broken)
     assert doctor.main() == 1
     out = capsys.readouterr().out
-    assert "dataset catalog" in out and "git checkout -- datasets/catalog.json" in out
+    assert "dataset catalog" in out and "git checkout -- dlopt_kit/core/catalog.json" in out
 
 
 def test_a_fraction_typed_into_a_whole_number_box_is_refused_not_truncated(tiny):
@@ -278,8 +279,8 @@ def test_a_fraction_typed_into_a_whole_number_box_is_refused_not_truncated(tiny)
 
 
 def test_more_entry_points_name_their_arguments(monkeypatch):
-    from dlopt_kit.data import load_splits, make_synthetic
-    from dlopt_kit.device import as_device, configure_threads
+    from dlopt_kit.core.data import load_splits, make_synthetic
+    from dlopt_kit.core.device import as_device, configure_threads
 
     assert len(load_splits("digits", train_per_class=np.int64(5), eval_per_class=2).y_train) == 50
     for call, message in (

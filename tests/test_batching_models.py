@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from dlopt_kit.batching import Batcher
-from dlopt_kit.config import RunConfig
-from dlopt_kit.models import MLP, SmallCNN, build_model, count_parameters, make_optimizer
+from dlopt_kit.core.batching import Batcher
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.models import MLP, SmallCNN, build_model, count_parameters, make_optimizer
 
 
 def test_every_example_once_per_epoch_in_a_new_order():

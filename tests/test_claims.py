@@ -3,7 +3,7 @@
 import pandas as pd
 import pytest
 
-from dlopt_kit.claims import (
+from dlopt_kit.core.claims import (
     assert_gain,
     assert_not_worse,
     assert_paired,

@@ -2,10 +2,10 @@ import matplotlib.pyplot as plt
 import pytest
 from matplotlib.figure import Figure
 
-from dlopt_kit.compare import compare, label_configs, summarize
-from dlopt_kit.config import RunConfig
-from dlopt_kit.plots import figure_png, plot_comparison, plot_history, plot_summary
-from dlopt_kit.training import fit
+from dlopt_kit.core.compare import compare, label_configs, summarize
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.plots import figure_png, plot_comparison, plot_history, plot_summary
+from dlopt_kit.core.training import fit
 
 BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
 
@@ -100,20 +100,20 @@ def test_plot_summary_draws_one_line_per_seed_and_the_mean(table):
 
 
 def test_plot_examples_one_row_per_class(tiny):
-    from dlopt_kit.plots import plot_examples
+    from dlopt_kit.core.plots import plot_examples
 
     fig = plot_examples(tiny, per_class=4)
     labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
     assert labels == tiny.classes
     assert fig.axes[0].images[0].get_array().shape[:2] == (10 * 30 + 2, 4 * 30 + 2)
     with pytest.raises(ValueError, match="needs image data"):
-        from dlopt_kit.data import load_splits
+        from dlopt_kit.core.data import load_splits
 
         plot_examples(load_splits("breast_cancer"))
 
 
 def test_best_epochs_are_those_of_the_lowest_validation_loss(table):
-    from dlopt_kit.compare import best_epochs
+    from dlopt_kit.core.compare import best_epochs
 
     best = best_epochs(table)
     assert list(best.index) == ["lr=0.001", "lr=0.01"] and list(best.columns) == [0, 1]
@@ -122,8 +122,8 @@ def test_best_epochs_are_those_of_the_lowest_validation_loss(table):
 
 
 def test_compare_keeps_models_and_best_rows_follow_the_monitor(tiny):
-    from dlopt_kit.compare import best_rows
-    from dlopt_kit.training import evaluate
+    from dlopt_kit.core.compare import best_rows
+    from dlopt_kit.core.training import evaluate
 
     models = {}
     config = BASE.replace(monitor="val_acc", epochs=3)
@@ -140,7 +140,7 @@ def test_compare_keeps_models_and_best_rows_follow_the_monitor(tiny):
 def test_regularization_plots(tiny):
     import matplotlib.pyplot as plt
 
-    from dlopt_kit.reg_plots import plot_regularization, plot_weight_histograms
+    from dlopt_kit.regularization.plots import plot_regularization, plot_weight_histograms
 
     result = fit(BASE.replace(l1=1e-3), tiny, progress=False, measure_train=True)
     fig = plot_regularization(result.history)

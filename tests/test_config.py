@@ -3,7 +3,7 @@ import math
 
 import pytest
 
-from dlopt_kit.config import RunConfig, describe, differing_fields, field_names
+from dlopt_kit.core.config import RunConfig, describe, differing_fields, field_names
 
 BAD = [
     ("model", "resnet", "mlp, cnn"),

@@ -4,12 +4,12 @@ study over seeds."""
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.continual import arm, calibrate, deployed, policy_study
-from dlopt_kit.data import unused_training
-from dlopt_kit.monitors import Threshold
-from dlopt_kit.policies import Policy
-from dlopt_kit.stream import DriftSpec, make_stream
+from dlopt_kit.continuous_learning import unused_training
+from dlopt_kit.continuous_learning.monitors import Threshold
+from dlopt_kit.continuous_learning.policies import Policy
+from dlopt_kit.continuous_learning.stream import DriftSpec, make_stream
+from dlopt_kit.continuous_learning.study import arm, calibrate, deployed, policy_study
+from dlopt_kit.core.config import RunConfig
 
 BASE = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=32, epochs=2, monitor="val_acc")
 

@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-import dlopt_kit.data as data
-from dlopt_kit.data import DatasetError, load_splits, make_synthetic
+import dlopt_kit.core.data as data
+from dlopt_kit.core.data import DatasetError, load_splits, make_synthetic
+from dlopt_kit.evaluation_metrics import one_vs_rest
 
 
 @pytest.mark.parametrize("name", data.STORED)
@@ -125,14 +126,14 @@ def test_synthetic_sets_are_seeded():
 
 def test_one_vs_rest_with_imbalance():
     base = load_splits("fashion_mnist", train_per_class=100, eval_per_class=50)
-    task = data.one_vs_rest(base, "Shirt", share=0.05)
+    task = one_vs_rest(base, "Shirt", share=0.05)
     assert task.classes == ["not Shirt", "Shirt"] and task.num_classes == 2
     for y in (task.y_train, task.y_test):
         assert set(y.unique().tolist()) == {0, 1}
         assert float(y.float().mean()) == pytest.approx(0.05, abs=0.005)
-    balanced = data.one_vs_rest(base, "Shirt")
+    balanced = one_vs_rest(base, "Shirt")
     assert int(balanced.y_train.sum()) == 100 and len(balanced.y_train) == 1000
     with pytest.raises(ValueError, match="positive='Shoe' is not a class"):
-        data.one_vs_rest(base, "Shoe")
+        one_vs_rest(base, "Shoe")
     with pytest.raises(ValueError, match="share=1.0 is out of range"):
-        data.one_vs_rest(base, "Shirt", share=1.0)
+        one_vs_rest(base, "Shirt", share=1.0)

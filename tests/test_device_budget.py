@@ -3,8 +3,8 @@ import contextlib
 import pytest
 import torch
 
-from dlopt_kit.budget import BUDGETS, get_budget
-from dlopt_kit.device import (
+from dlopt_kit.core.budget import BUDGETS, get_budget
+from dlopt_kit.core.device import (
     autocast,
     configure_threads,
     default_threads,
@@ -75,7 +75,7 @@ def test_budget_defaults_env_and_bad_name(monkeypatch):
 
 
 def test_budget_describes_the_sizes_a_lesson_trains_with():
-    from dlopt_kit.budget import BUDGETS
+    from dlopt_kit.core.budget import BUDGETS
 
     assert BUDGETS["small"].describe() == "small (300/class, 6 epochs, 3 seeds)"
     few = BUDGETS["small"]

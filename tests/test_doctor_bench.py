@@ -4,11 +4,14 @@ import sys
 import pytest
 import torch
 
-import dlopt_kit.data as data
-from dlopt_kit import bench, doctor, setup
-from dlopt_kit.__main__ import main as cli
-from dlopt_kit.config import RunConfig
-from dlopt_kit.training import fit
+import dlopt_kit.core.data as data
+from dlopt_kit import setup
+from dlopt_kit.bench import loop as bench
+from dlopt_kit.bench import main as bench_main
+from dlopt_kit.cli import doctor
+from dlopt_kit.cli import main as cli
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import fit
 
 
 def test_doctor_reports_versions_device_budget_and_data(capsys):
@@ -51,12 +54,12 @@ def test_hand_written_loop_and_fit_give_bitwise_equal_weights(tiny):
     config = RunConfig(model="cnn", epochs=2, batch_size=16, seed=3)
     kit = fit(config, tiny, device=torch.device("cpu"), progress=False, restore_best=False).model
     hand = bench.hand_written_fit(config, tiny, torch.device("cpu"))
-    assert bench._same_weights(kit, hand)
+    assert bench.same_weights(kit, hand)
 
 
 def test_bench_cli_rejects_an_unknown_benchmark():
     with pytest.raises(SystemExit):
-        bench.main(["speed"])
+        bench_main(["speed"])
 
 
 def test_doctor_treats_lab_and_nbval_as_optional(monkeypatch):

@@ -4,9 +4,16 @@ import pytest
 import torch
 from torch import nn
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.ensembles import SWA, ensemble_proba, ensemble_study, majority_vote, member_seeds, train_members
-from dlopt_kit.training import fit
+from dlopt_kit.architectures.ensembles import (
+    SWA,
+    ensemble_proba,
+    ensemble_study,
+    majority_vote,
+    member_seeds,
+    train_members,
+)
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import fit
 
 MLP = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=64, epochs=3, monitor="val_acc")
 

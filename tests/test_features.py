@@ -5,18 +5,18 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.data import load_splits, make_synthetic
-from dlopt_kit.features import FeatureMap, cost_table, engineer, feature_study, mean_features, pleomorphism
-from dlopt_kit.models import build_model, count_parameters
-from dlopt_kit.panels import boundary_panel, data_quality_panel
-from dlopt_kit.quality_plots import (
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import load_splits, make_synthetic
+from dlopt_kit.core.models import build_model, count_parameters
+from dlopt_kit.data_quality.features import FeatureMap, cost_table, engineer, feature_study, mean_features, pleomorphism
+from dlopt_kit.data_quality.plots import (
     plot_decision_boundary,
     plot_detection,
     plot_effects,
     show_examples,
     show_label_issues,
 )
+from dlopt_kit.panels import boundary_panel, data_quality_panel
 
 LINEAR = RunConfig(model="linear", lr=0.05, epochs=4, batch_size=128, monitor="val_acc")
 
@@ -76,7 +76,7 @@ def test_breast_cancer_domain_feature_is_computed_in_original_units():
 
 
 def test_study_plots_draw_every_corruption(tiny):
-    from dlopt_kit.quality import CorruptionStudy
+    from dlopt_kit.data_quality.study import CorruptionStudy
 
     study = CorruptionStudy(tiny, LINEAR.replace(model="mlp", hidden=16), seeds=(0, 1))
     study.run("pair_noise", 0.4)

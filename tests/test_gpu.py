@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from dlopt_kit import bench
-from dlopt_kit.config import RunConfig
-from dlopt_kit.training import evaluate, fit
+from dlopt_kit.bench import loop as bench
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import evaluate, fit
 
 gpu = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 CUDA = torch.device("cuda")
@@ -26,4 +26,4 @@ def test_hand_written_loop_matches_fit_on_cuda(tiny):
     config = RunConfig(model="mlp", epochs=2, batch_size=16, seed=3)
     kit = fit(config, tiny, device=CUDA, progress=False, restore_best=False).model
     hand = bench.hand_written_fit(config, tiny, CUDA)
-    assert bench._same_weights(kit, hand)
+    assert bench.same_weights(kit, hand)

@@ -5,12 +5,12 @@ import pytest
 import torch
 from sklearn.utils.class_weight import compute_class_weight
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.data import one_vs_rest
-from dlopt_kit.imbalance import choose_threshold, imbalance_metrics, positive_scores, recall_interval
-from dlopt_kit.metrics import best_threshold, report_from_probs
-from dlopt_kit.panels.evaluation import imbalance_panel
-from dlopt_kit.training import class_weights, fit
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import class_weights, fit
+from dlopt_kit.evaluation_metrics import one_vs_rest
+from dlopt_kit.evaluation_metrics.imbalance import choose_threshold, imbalance_metrics, positive_scores, recall_interval
+from dlopt_kit.evaluation_metrics.metrics import best_threshold, report_from_probs
+from dlopt_kit.panels.evaluation_metrics import imbalance_panel
 
 BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
 
@@ -97,7 +97,7 @@ def test_imbalance_panel_runs_and_shows_validation_metrics_only(small):
 def test_a_class_weighted_run_selects_its_best_epoch_on_the_weighted_loss(task):
     import torch.nn.functional as F
 
-    from dlopt_kit.training import evaluate
+    from dlopt_kit.core.training import evaluate
 
     result = fit(BASE.replace(class_weight="balanced", epochs=3), task, progress=False, restore_best=False)
     weight = class_weights(result.config, task.y_train, 2)

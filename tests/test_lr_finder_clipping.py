@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 import torch
 
-from dlopt_kit.clipping import share_clipped, suggest_clip
-from dlopt_kit.compare import best_rows, compare, epochs_to_reach
-from dlopt_kit.config import RunConfig
-from dlopt_kit.lr_finder import find_lr, smooth, steepest_index, valley_index
-from dlopt_kit.models import build_model
-from dlopt_kit.training import _clip, fit
+from dlopt_kit.core.compare import best_rows, compare, epochs_to_reach
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.models import build_model
+from dlopt_kit.core.training import _clip, fit
+from dlopt_kit.efficient_training.clipping import share_clipped, suggest_clip
+from dlopt_kit.efficient_training.lr_finder import find_lr, smooth, steepest_index, valley_index
 
 SGD = RunConfig(model="mlp", optimizer="sgd", batch_size=32, epochs=2)
 

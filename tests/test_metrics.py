@@ -5,8 +5,10 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.metric_plots import (
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import fit
+from dlopt_kit.evaluation_metrics.metrics import best_threshold, evaluation_report, report_from_probs, threshold_metrics
+from dlopt_kit.evaluation_metrics.plots import (
     plot_calibration,
     plot_confusion,
     plot_highest_loss,
@@ -15,8 +17,6 @@ from dlopt_kit.metric_plots import (
     plot_roc,
     plot_threshold_view,
 )
-from dlopt_kit.metrics import best_threshold, evaluation_report, report_from_probs, threshold_metrics
-from dlopt_kit.training import fit
 
 # Binary: labels and the positive class's probability.
 Y_BIN = [0, 0, 1, 1, 1, 0]

@@ -5,9 +5,9 @@ import threading
 
 import numpy as np
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.panels.efficient import efficient_config, efficient_panel, schedule_from_values
-from dlopt_kit.schedules import Schedule, lr_curve
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.schedules import Schedule, lr_curve
+from dlopt_kit.panels.efficient_training import efficient_config, efficient_panel, schedule_from_values
 
 BASE = RunConfig(model="mlp", optimizer="sgd", lr=0.05, epochs=2, batch_size=32)
 

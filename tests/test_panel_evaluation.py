@@ -1,7 +1,7 @@
 import pytest
 
-from dlopt_kit.metrics import threshold_metrics
-from dlopt_kit.panels.evaluation import ThresholdPanel
+from dlopt_kit.evaluation_metrics.metrics import threshold_metrics
+from dlopt_kit.panels.evaluation_metrics import ThresholdPanel
 
 Y = [0, 0, 1, 1, 1, 0]
 P = [0.1, 0.6, 0.8, 0.4, 0.9, 0.3]

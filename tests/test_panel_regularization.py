@@ -1,7 +1,7 @@
 """Lesson 05's panel: its knobs reach the run, the table shows the regularisation numbers from validation and
 training data, and a bad value is refused with the allowed range while earlier runs stay."""
 
-from dlopt_kit.config import RunConfig
+from dlopt_kit.core.config import RunConfig
 from dlopt_kit.panels.regularization import regularization_metrics, regularization_panel
 
 BASE = RunConfig(model="mlp", hidden=64, epochs=2, batch_size=32, lr=3e-3)

@@ -5,10 +5,10 @@ import time
 
 import pytest
 
-from dlopt_kit.config import RunConfig
+from dlopt_kit.core.config import RunConfig
 from dlopt_kit.panels import SandboxPanel
-from dlopt_kit.recipes import load_recipe
-from dlopt_kit.sandbox import run_recipe, verdicts
+from dlopt_kit.sandbox.engine import run_recipe, verdicts
+from dlopt_kit.sandbox.recipes import load_recipe
 
 BASE = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=32, epochs=2, monitor="val_acc", momentum=0.5)
 QUICK = dict(dataset="digits", train_per_class=20, model="mlp", hidden=32, epochs=2, seeds=2)
@@ -100,7 +100,7 @@ def test_stop_keeps_the_finished_seeds_and_the_history(panel):
 def test_choose_reads_validation_at_the_kept_epoch():
     import pandas as pd
 
-    from dlopt_kit.sandbox import choose
+    from dlopt_kit.sandbox.engine import choose
 
     rows = [("a", s, e, va, ta) for s in (0, 1) for e, va, ta in ((1, 0.5, 0.9), (2, 0.6, 0.1))]
     rows += [("b", s, e, va, ta) for s in (0, 1) for e, va, ta in ((1, 0.55, 0.2), (2, 0.58, 0.95))]
@@ -150,6 +150,6 @@ def test_stop_puts_the_configs_not_started_back_in_the_queue(panel):
 def test_the_default_store_is_the_checkouts_runs_folder():
     from pathlib import Path
 
-    from dlopt_kit.store import DEFAULT
+    from dlopt_kit.sandbox.store import DEFAULT
 
     assert DEFAULT.is_absolute() and DEFAULT == Path(__file__).resolve().parent.parent / "runs" / "sandbox.sqlite"

@@ -8,10 +8,10 @@ import uuid
 
 import pytest
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.data import load_splits
+from dlopt_kit.classroom.study import connect, create_shared, join, study_names
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import load_splits
 from dlopt_kit.panels import LeaderboardPanel, TuningPanel
-from dlopt_kit.shared import connect, create_shared, join, study_names
 
 pytestmark = pytest.mark.filterwarnings("ignore::optuna.exceptions.ExperimentalWarning")
 

@@ -5,9 +5,9 @@ import time
 
 import pytest
 
-from dlopt_kit.config import RunConfig
+from dlopt_kit.core.config import RunConfig
 from dlopt_kit.panels import StreamPanel
-from dlopt_kit.panels.stream import make_monitor
+from dlopt_kit.panels.continuous_learning import make_monitor
 
 BASE = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=32, epochs=2, monitor="val_acc")
 

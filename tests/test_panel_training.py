@@ -3,8 +3,8 @@ import time
 import ipywidgets as W
 import pytest
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.data import load_splits
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import load_splits
 from dlopt_kit.panels.training import Control, TrainingPanel, build_control, default_spec
 
 BASE = RunConfig(model="mlp", epochs=2, batch_size=32)

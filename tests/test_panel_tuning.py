@@ -4,14 +4,14 @@ import time
 
 import pytest
 
-from dlopt_kit.config import RunConfig
+from dlopt_kit.core.config import RunConfig
 from dlopt_kit.panels import TuningPanel
 
 BASE = RunConfig(model="mlp", hidden=16, optimizer="sgd", batch_size=32)
 
 
 def test_run_fills_the_table_and_plot_and_run_again_resumes(tiny, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)  # the study file goes to runs/ under the working folder
+    monkeypatch.setenv("DLOPT_HOME", str(tmp_path))  # the study file goes to runs/ under the kit's home
     panel = TuningPanel(tiny, BASE)
     table = panel.run(method="random", trials=3, epochs=2)
     assert list(table["state"]) == ["complete"] * 3 and (table["epochs"] == 2).all()
@@ -44,7 +44,7 @@ def test_stop_keeps_finished_trials_and_a_bad_value_keeps_the_table(tiny):
 
 
 def test_other_data_starts_a_new_study_and_epochs_default_to_the_base(tiny, small, tmp_path, monkeypatch):
-    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DLOPT_HOME", str(tmp_path))
     panel = TuningPanel(tiny, BASE.replace(epochs=2))
     assert panel.values()["epochs"] == 2
     panel.run(method="random", trials=2)

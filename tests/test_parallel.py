@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.parallel import fit_many, measure_speedup, sweep, why_not_parallel
-from dlopt_kit.training import fit
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.parallel import fit_many, measure_speedup, sweep, why_not_parallel
+from dlopt_kit.core.training import fit
 
 BASE = RunConfig(model="mlp", hidden=16, batch_size=32, epochs=3)
 

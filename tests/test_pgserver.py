@@ -8,8 +8,8 @@ import tempfile
 
 import pytest
 
-from dlopt_kit.pgserver import PgServer, PgServerError, free_port, local_subnet
-from dlopt_kit.shared import StorageError, connect, create_shared, study_names
+from dlopt_kit.classroom.server import PgServer, PgServerError, free_port, local_subnet
+from dlopt_kit.classroom.study import StorageError, connect, create_shared, study_names
 
 
 def test_server_keeps_its_data_across_stop_and_start_and_allows_only_passwords(postgres):

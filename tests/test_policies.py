@@ -4,11 +4,11 @@ and rollback."""
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.monitors import Threshold
-from dlopt_kit.policies import ModelRegistry, Policy, _retrain_data, serve
-from dlopt_kit.stream import DriftSpec, make_stream
-from dlopt_kit.training import evaluate, fit
+from dlopt_kit.continuous_learning.monitors import Threshold
+from dlopt_kit.continuous_learning.policies import ModelRegistry, Policy, _retrain_data, serve
+from dlopt_kit.continuous_learning.stream import DriftSpec, make_stream
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import evaluate, fit
 
 RETRAIN = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=32, epochs=2, monitor="val_acc")
 

@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.corrupt import CORRUPTIONS, class_pairs, corrupt, detection, with_split
-from dlopt_kit.fixes import deduplicate, drop, impute, oversample, relabel
-from dlopt_kit.quality import CorruptionStudy, detect, train_ready
-from dlopt_kit.report import (
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.corruptions import CORRUPTIONS, class_pairs, corrupt, detection, with_split
+from dlopt_kit.data_quality.fixes import deduplicate, drop, impute, oversample, relabel
+from dlopt_kit.data_quality.report import (
     data_report,
     exact_duplicates,
     find_label_issues,
@@ -18,6 +17,7 @@ from dlopt_kit.report import (
     out_of_fold_probs,
     overlap,
 )
+from dlopt_kit.data_quality.study import CorruptionStudy, detect, train_ready
 
 FAST = RunConfig(model="mlp", hidden=32, epochs=2, batch_size=64, lr=3e-3, monitor="val_acc")
 
@@ -67,7 +67,7 @@ def test_bad_settings_name_the_field(tiny):
                           (lambda: near_duplicates(tiny.x_train, near=-1), "near=-1 is out of range")]:
         with pytest.raises(ValueError, match=message):
             call()
-    breast = __import__("dlopt_kit.data", fromlist=["load_splits"]).load_splits("breast_cancer")
+    breast = __import__("dlopt_kit.core.data", fromlist=["load_splits"]).load_splits("breast_cancer")
     with pytest.raises(ValueError, match="outliers are inverted images"):
         corrupt(breast, "outliers", 0.1)
     with pytest.raises(ValueError, match="impute them"):
@@ -132,8 +132,8 @@ def test_impute_fills_every_nan_and_neighbours_beat_zero_on_images(tiny):
         errors[method] = float((filled.x_train - tiny.x_train).abs().mean())
     assert errors["neighbours"] < errors["zero"] and errors["neighbours"] < errors["mean"]
     assert list(missing_rows(holes.x_train)) == list(range(len(tiny.y_train)))
-    from dlopt_kit.data import load_splits
-    from dlopt_kit.features import mean_features
+    from dlopt_kit.core.data import load_splits
+    from dlopt_kit.data_quality.features import mean_features
 
     table = load_splits("breast_cancer", features=mean_features)
     x = table.x_train.clone()

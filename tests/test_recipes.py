@@ -5,12 +5,13 @@ from pathlib import Path
 
 import pytest
 
-from dlopt_kit.__main__ import main
-from dlopt_kit.augment import AugmentSpec
-from dlopt_kit.config import RunConfig
-from dlopt_kit.recipes import Recipe, RecipeError, diff, load_recipe, recipe_from_dict, same_data
+from dlopt_kit.cli import main
+from dlopt_kit.core.augment import AugmentSpec
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.sandbox import RECIPES
+from dlopt_kit.sandbox.recipes import Recipe, RecipeError, diff, load_recipe, recipe_from_dict, same_data
 
-WORKED = sorted((Path(__file__).resolve().parent.parent / "notebooks" / "recipes").glob("*.yaml"))
+WORKED = sorted(RECIPES.glob("*.yaml"))
 TINY = {"version": 1, "dataset": "fashion_mnist", "train_per_class": 8, "eval_per_class": 5, "seeds": [0, 1],
         "config": {"model": "mlp", "hidden": 16, "epochs": 1, "batch_size": 32, "lr": 0.003}}
 
@@ -98,7 +99,7 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
     assert "test accuracy of the kept model" in out and "test_acc" in out
     assert main(["compare", str(a), "--store", str(store), "--out", str(tmp_path / "t")]) == 0
     assert "kept as 'small lr (2)'" in capsys.readouterr().out  # runs already kept stay as they are
-    from dlopt_kit.store import Store
+    from dlopt_kit.sandbox.store import Store
 
     assert Store(store).names() == ["small lr", "larger lr", "small lr (2)"]
     assert (tmp_path / "out" / "compare.png").stat().st_size > 1000

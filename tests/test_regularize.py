@@ -7,11 +7,11 @@ import pytest
 import torch
 from torch import nn
 
-from dlopt_kit.callbacks import LambdaCallback
-from dlopt_kit.config import RunConfig
-from dlopt_kit.models import MLP, SmallCNN, build_model, make_optimizer
-from dlopt_kit.regularize import NEAR_ZERO, param_groups, penalty, weight_stats, weight_values, weights
-from dlopt_kit.training import evaluate, fit
+from dlopt_kit.core.callbacks import LambdaCallback
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.models import MLP, SmallCNN, build_model, make_optimizer
+from dlopt_kit.core.regularize import NEAR_ZERO, param_groups, penalty, weight_stats, weight_values, weights
+from dlopt_kit.core.training import evaluate, fit
 
 FAST = RunConfig(model="mlp", hidden=64, epochs=3, batch_size=32, lr=3e-3)
 

@@ -6,9 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.schedules import KINDS, PARAMS, Schedule, lr_curve
-from dlopt_kit.training import fit
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.schedules import KINDS, PARAMS, Schedule, lr_curve
+from dlopt_kit.core.training import fit
 
 
 def test_onecycle_peaks_at_pct_start_and_starts_and_ends_where_its_factors_say():

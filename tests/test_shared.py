@@ -14,7 +14,7 @@ import uuid
 import optuna
 import pytest
 
-from dlopt_kit.shared import (
+from dlopt_kit.classroom.study import (
     ENV,
     SETTINGS,
     StorageError,
@@ -182,7 +182,7 @@ def test_the_dashboard_command_serves_the_shared_study(pg_server):
     import json
     import urllib.request
 
-    from dlopt_kit.pgserver import free_port
+    from dlopt_kit.classroom.server import free_port
 
     url, name, port = pg_server.url(), fresh_name(), free_port()
     create_shared(connect(url), name)

@@ -4,11 +4,11 @@ import sqlite3
 
 import pytest
 
-from dlopt_kit.__main__ import main
-from dlopt_kit.compare import compare
-from dlopt_kit.config import RunConfig
-from dlopt_kit.recipes import Recipe
-from dlopt_kit.store import Store
+from dlopt_kit.cli import main
+from dlopt_kit.core.compare import compare
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.sandbox.recipes import Recipe
+from dlopt_kit.sandbox.store import Store
 
 CONFIG = RunConfig(model="mlp", hidden=16, epochs=2, batch_size=32, lr=3e-3)
 

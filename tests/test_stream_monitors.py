@@ -7,8 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.monitors import (
+from dlopt_kit.continuous_learning.monitors import (
     Detector,
     Reference,
     Threshold,
@@ -19,8 +18,9 @@ from dlopt_kit.monitors import (
     psi,
     watch,
 )
-from dlopt_kit.stream import DriftSpec, make_stream
-from dlopt_kit.training import fit
+from dlopt_kit.continuous_learning.stream import DriftSpec, make_stream
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import fit
 
 
 @pytest.fixture(scope="module")

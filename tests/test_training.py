@@ -4,10 +4,10 @@ import threading
 import pytest
 import torch
 
-from dlopt_kit.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar, StopOnEvent, TrainState
-from dlopt_kit.config import RunConfig
-from dlopt_kit.history import COLUMNS, History
-from dlopt_kit.training import evaluate, fit, predict_proba
+from dlopt_kit.core.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar, StopOnEvent, TrainState
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.history import COLUMNS, History
+from dlopt_kit.core.training import evaluate, fit, predict_proba
 
 FAST = RunConfig(model="mlp", epochs=3, batch_size=32, lr=3e-3)
 

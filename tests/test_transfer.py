@@ -5,11 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.models import build_model, count_parameters, make_optimizer
-from dlopt_kit.sequences import order_arrays, order_splits
-from dlopt_kit.training import evaluate, fit
-from dlopt_kit.transfer import (
+from dlopt_kit.architectures.sequences import order_arrays, order_splits
+from dlopt_kit.architectures.transfer import (
     LITE0_SHA256,
     BackboneMissing,
     TransferNet,
@@ -20,6 +17,9 @@ from dlopt_kit.transfer import (
     lite0_weights,
     subset_classes,
 )
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.models import build_model, count_parameters, make_optimizer
+from dlopt_kit.core.training import evaluate, fit
 
 CNN = RunConfig(model="cnn", hidden=32, lr=3e-3, batch_size=32, epochs=2, monitor="val_acc")
 SOURCE, TARGET = ["T-shirt/top", "Trouser", "Sandal", "Sneaker", "Ankle boot"], ["Pullover", "Dress", "Coat",
@@ -133,7 +133,7 @@ def test_a_damaged_weights_file_is_refused_with_how_to_reinstall(monkeypatch, tm
 
 
 def test_architecture_table_has_parameters_seconds_and_accuracy_per_architecture(tiny):
-    from dlopt_kit.architectures import architecture_table
+    from dlopt_kit.architectures.table import architecture_table
 
     configs = {name: CNN.replace(model=name, epochs=1) for name in ("mlp", "cnn", "rnn")}
     table, summary = architecture_table(configs, tiny, seeds=(0, 1))

@@ -6,12 +6,8 @@ import time
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.panels import architecture_panel
-from dlopt_kit.training import fit
-from dlopt_kit.transfer import _FEATURES, backbone_features, few_labels, kit_backbone
-from dlopt_kit.transfer_plots import plot_transfer_curve
-from dlopt_kit.transfer_study import (
+from dlopt_kit.architectures.plots import plot_transfer_curve
+from dlopt_kit.architectures.study import (
     arm_scores,
     digits_target,
     error_reduction,
@@ -21,6 +17,10 @@ from dlopt_kit.transfer_study import (
     mnist_framing,
     transfer_curve,
 )
+from dlopt_kit.architectures.transfer import _FEATURES, backbone_features, few_labels, kit_backbone
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.training import fit
+from dlopt_kit.panels import architecture_panel
 
 CNN = RunConfig(model="cnn", hidden=16, lr=3e-3, batch_size=16, epochs=1, monitor="val_acc")
 
@@ -125,8 +125,8 @@ def test_the_panel_trains_members_stops_and_refuses_bad_values_by_name(target, s
 
 
 def test_imagenet_features_come_from_the_store_that_setup_fills(monkeypatch):
-    from dlopt_kit import transfer_study
-    from dlopt_kit.transfer import BackboneMissing
+    from dlopt_kit.architectures import study as transfer_study
+    from dlopt_kit.architectures.transfer import BackboneMissing
 
     _FEATURES.clear()
     assert transfer_study.prepare_features().startswith("ready (1257/270/270 images)")  # make setup ran it

@@ -13,8 +13,8 @@ import optuna
 import pytest
 import torch
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.tuning import (
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.hyperparameter_tuning.search import (
     Objective,
     SearchSpace,
     best_config,
@@ -94,7 +94,7 @@ def test_pruning_stops_weak_trials_early_and_counts_their_epochs(tiny):
 def test_cache_replays_runs_with_the_same_numbers(tiny, monkeypatch):
     cache: dict = {}
     first = repeat_search(BASE, tiny, SPACE, "random", 3, search_seeds=(0,), cache=cache, progress=False)
-    import dlopt_kit.tuning as tuning
+    import dlopt_kit.hyperparameter_tuning.search as tuning
 
     monkeypatch.setattr(tuning, "fit", lambda *a, **k: pytest.fail("a cached config was trained again"))
     again = repeat_search(BASE, tiny, SPACE, "random", 3, search_seeds=(0,), cache=cache, progress=False)
@@ -141,9 +141,9 @@ def test_study_names_are_checked(tmp_path):
 WORKER = """
 import sys, torch
 torch.set_num_threads(1)
-from dlopt_kit.config import RunConfig
-from dlopt_kit.data import load_splits
-from dlopt_kit.tuning import Objective, SearchSpace, make_storage, open_study, run_study
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import load_splits
+from dlopt_kit.hyperparameter_tuning.search import Objective, SearchSpace, make_storage, open_study, run_study
 space = SearchSpace({"lr": ("log", 1e-3, 0.3)})
 data = load_splits("fashion_mnist", train_per_class=30, eval_per_class=10)
 study = open_study("killed", "random", space, storage=make_storage(sys.argv[1], heartbeat=1, grace=2))

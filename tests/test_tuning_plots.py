@@ -4,9 +4,8 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from dlopt_kit.config import RunConfig
-from dlopt_kit.tuning import SearchSpace, repeat_search
-from dlopt_kit.tuning_plots import (
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.hyperparameter_tuning.plots import (
     plot_best_so_far,
     plot_grid_vs_random,
     plot_optuna,
@@ -14,6 +13,7 @@ from dlopt_kit.tuning_plots import (
     plot_sweeps,
     toy_objective,
 )
+from dlopt_kit.hyperparameter_tuning.search import SearchSpace, repeat_search
 
 BASE = RunConfig(model="mlp", hidden=16, optimizer="sgd", batch_size=32, epochs=2)
 SPACE = SearchSpace({"lr": ("log", 1e-3, 0.3), "weight_decay": ("log", 1e-6, 1e-3)})

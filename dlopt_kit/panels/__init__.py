@@ -1,35 +1,58 @@
-"""Every panel of the course, one module per lesson over the training-panel base.
+"""Every panel of the course: ``dlopt_kit/panels/<stem>.py`` serves ``notebooks/NN_<stem>.ipynb``.
 
 - ``training``: ``TrainingPanel`` (Run, Stop, live plot, progress, results table), ``Control``, ``default_spec``;
   lesson 00, and the base of every lesson's training panel.
+- ``data_quality``: ``data_quality_panel`` (corruption, rate, fix) and ``boundary_panel`` (2-D sets, features);
+  lesson 01.
+- ``augmentation``: ``AugmentGallery`` and ``config_with_augment`` (the training panel's augmentation knobs);
+  lesson 02.
 - ``architectures``: ``architecture_panel`` (model, transfer mode, labels per class, ensemble members); lesson 03.
-- ``augment``: ``AugmentGallery`` and ``config_with_augment`` (the training panel's augmentation knobs); lesson 02.
-- ``tuning``: ``TuningPanel`` (one stored Optuna study, live best-so-far plot, trials table, or a class's shared
-  study joined under a name); lesson 04.
+- ``hyperparameter_tuning``: ``TuningPanel`` (one stored Optuna study, live best-so-far plot, trials table, or a
+  class's shared study joined under a name); lesson 04.
 - ``leaderboard``: ``LeaderboardPanel`` (a shared study's best config per participant, refreshed live).
 - ``regularization``: ``regularization_panel``; lesson 05.
-- ``efficient``: ``efficient_panel`` (batch norm, schedule with a live preview, clipping); lesson 06.
-- ``evaluation``: ``ThresholdPanel`` and ``imbalance_panel``; lesson 07.
-- ``quality``: ``data_quality_panel`` (corruption, rate, fix) and ``boundary_panel`` (2-D sets, features); lesson 01.
+- ``efficient_training``: ``efficient_panel`` (batch norm, schedule with a live preview, clipping); lesson 06.
+- ``evaluation_metrics``: ``ThresholdPanel`` and ``imbalance_panel``; lesson 07.
+- ``continuous_learning``: ``StreamPanel`` (a drifting stream played live under a monitor and a retraining
+  policy); lesson 08.
 - ``sandbox``: ``SandboxPanel`` (every strategy's knobs, a queue of configs, results kept in the SQLite store,
   recipes saved and loaded); lesson 09.
-- ``stream``: ``StreamPanel`` (a drifting stream played live under a monitor and a retraining policy); lesson 08.
+
+Names load lazily (PEP 562): ``from dlopt_kit.panels import TrainingPanel`` imports only the training panel, not
+Optuna or the other lessons.
 """
 
-from .architectures import architecture_panel
-from .augment import AugmentGallery, config_with_augment
-from .efficient import EfficientPanel, efficient_config, efficient_panel
-from .evaluation import ThresholdPanel, imbalance_panel
-from .leaderboard import LeaderboardPanel
-from .quality import boundary_panel, data_quality_panel
-from .regularization import regularization_metrics, regularization_panel
-from .sandbox import SandboxPanel
-from .stream import StreamPanel
-from .training import Control, TrainingPanel, build_control, config_from_values, dataset_loader, default_spec
-from .tuning import TuningPanel
+from __future__ import annotations
 
-__all__ = ["AugmentGallery", "Control", "EfficientPanel", "LeaderboardPanel", "SandboxPanel", "StreamPanel",
-           "ThresholdPanel", "TrainingPanel", "TuningPanel", "architecture_panel",
-           "boundary_panel", "build_control", "data_quality_panel",
-           "config_from_values", "config_with_augment", "dataset_loader", "default_spec",
-           "efficient_config", "efficient_panel", "imbalance_panel", "regularization_metrics", "regularization_panel"]
+import importlib
+from typing import Any
+
+_WHERE = {
+    "Control": "training", "TrainingPanel": "training", "build_control": "training",
+    "config_from_values": "training", "dataset_loader": "training", "default_spec": "training",
+    "boundary_panel": "data_quality", "data_quality_panel": "data_quality",
+    "AugmentGallery": "augmentation", "config_with_augment": "augmentation",
+    "architecture_panel": "architectures",
+    "TuningPanel": "hyperparameter_tuning",
+    "LeaderboardPanel": "leaderboard",
+    "regularization_metrics": "regularization", "regularization_panel": "regularization",
+    "EfficientPanel": "efficient_training", "efficient_config": "efficient_training",
+    "efficient_panel": "efficient_training",
+    "ThresholdPanel": "evaluation_metrics", "imbalance_panel": "evaluation_metrics",
+    "StreamPanel": "continuous_learning",
+    "SandboxPanel": "sandbox",
+}
+
+__all__ = sorted(_WHERE, key=str.lower)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module 'dlopt_kit.panels' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"dlopt_kit.panels.{_WHERE[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_WHERE))

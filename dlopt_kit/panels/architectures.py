@@ -9,16 +9,16 @@ from typing import Any
 
 from torch import nn
 
-from .. import checks
-from ..callbacks import Callback
-from ..config import RunConfig
-from ..data import Splits
-from ..ensembles import accuracy, ensemble_proba
-from ..models import count_parameters
-from ..training import FitResult, fit
-from ..transfer import MODES, TransferNet, few_labels
-from ..transfer_study import for_steps
-from .training import Control, TrainingPanel
+from dlopt_kit.architectures.ensembles import accuracy, ensemble_proba
+from dlopt_kit.architectures.study import for_steps
+from dlopt_kit.architectures.transfer import MODES, TransferNet, few_labels
+from dlopt_kit.core import checks
+from dlopt_kit.core.callbacks import Callback
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.models import count_parameters
+from dlopt_kit.core.training import FitResult, fit
+from dlopt_kit.panels.training import Control, TrainingPanel
 
 MAX_MEMBERS = 7
 
@@ -36,7 +36,7 @@ def _settings(values: dict[str, Any], target: Splits) -> tuple[int, int, int]:
 
 def architecture_panel(target: Splits, source: nn.Module, base: RunConfig,
                        title: str = "Lesson 03: architecture, transfer and ensembles with few labels") -> TrainingPanel:
-    """A ``TrainingPanel`` over ``target`` (``transfer_study.digits_target()``): model (mlp, cnn, rnn), transfer
+    """A ``TrainingPanel`` over ``target`` (``architectures.digits_target()``): model (mlp, cnn, rnn), transfer
     mode (``scratch``, or ``probe``/``last``/``full`` from ``source``, a ``kit_backbone`` of a cnn), labels per
     class (the draw of seed 0), ensemble members (trained one after another, seeds 0, 1, ...), optimiser steps per
     member, learning rate and the backbone's learning-rate scale. Stop ends the member in training and keeps the

@@ -11,8 +11,8 @@ import ipywidgets as W
 import optuna
 import pandas as pd
 
-from ..shared import StorageError, connect, join, leaderboard, progress, storage_url
-from .training import control_grid
+from dlopt_kit.classroom.study import StorageError, connect, join, leaderboard, progress, storage_url
+from dlopt_kit.panels.training import control_grid
 
 
 class LeaderboardPanel:

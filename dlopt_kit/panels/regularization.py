@@ -8,11 +8,11 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ..config import RunConfig
-from ..data import Splits
-from ..reg_plots import plot_regularization
-from ..training import FitResult, fit
-from .training import Control, TrainingPanel
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.training import FitResult, fit
+from dlopt_kit.panels.training import Control, TrainingPanel
+from dlopt_kit.regularization.plots import plot_regularization
 
 
 def regularization_metrics(result: FitResult, data: Splits, values: dict[str, Any]) -> dict[str, Any]:

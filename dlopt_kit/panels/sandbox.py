@@ -20,16 +20,16 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import checks
-from ..augment import AugmentSpec
-from ..callbacks import LambdaCallback, StopOnEvent
-from ..config import RunConfig
-from ..plots import figure_png, plot_comparison
-from ..recipes import CORRUPTIONS, Recipe, RecipeError, diff, load_recipe, recipe_from_dict
-from ..sandbox import run_recipe, verdicts
-from ..schedules import KINDS as SCHEDULES
-from ..store import DEFAULT, Store
-from .training import Control, PanelControls, build_control, control_grid
+from dlopt_kit.core import checks
+from dlopt_kit.core.augment import AugmentSpec
+from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.plots import figure_png, plot_comparison
+from dlopt_kit.core.schedules import KINDS as SCHEDULES
+from dlopt_kit.panels.training import Control, PanelControls, build_control, control_grid
+from dlopt_kit.sandbox.engine import run_recipe, verdicts
+from dlopt_kit.sandbox.recipes import CORRUPTIONS, Recipe, RecipeError, diff, load_recipe, recipe_from_dict
+from dlopt_kit.sandbox.store import DEFAULT, Store
 
 IMAGE_SETS = ("fashion_mnist", "mnist5k", "digits")
 AUGMENT = ("rotate", "translate", "scale", "hflip", "brightness", "erase")

@@ -20,12 +20,12 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
-from .. import checks
-from ..callbacks import LambdaCallback, StopOnEvent
-from ..config import RunConfig
-from ..data import Splits
-from ..plots import figure_png, plot_history
-from ..training import FitResult, fit
+from dlopt_kit.core import checks
+from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.plots import figure_png, plot_history
+from dlopt_kit.core.training import FitResult, fit
 
 
 @dataclass(frozen=True)
@@ -288,7 +288,7 @@ def dataset_loader(budget_train: int | None, budget_eval: int | None) -> Callabl
     """A panel data function: the dataset named by the ``dataset`` control, at the budget's size, loaded once."""
     from functools import lru_cache
 
-    from ..data import load_splits
+    from dlopt_kit.core.data import load_splits
 
     @lru_cache(maxsize=4)
     def load(name: str) -> Splits:

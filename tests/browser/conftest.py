@@ -50,9 +50,9 @@ def class_storage():
     """The class study the leaderboard panel watches: on a real PostgreSQL server on loopback (SQLite under
     build/browser where PostgreSQL is not installed, outside CI), holding real trials by two named learners, one
     name with HTML in it."""
-    from dlopt_kit.data import load_splits
-    from dlopt_kit.pgserver import PgServer, free_port, pg_bin
-    from dlopt_kit.shared import connect, create_shared, objective_for, work
+    from dlopt_kit.classroom.server import PgServer, free_port, pg_bin
+    from dlopt_kit.classroom.study import connect, create_shared, objective_for, work
+    from dlopt_kit.core.data import load_splits
 
     server, folder = None, None
     if pg_bin() is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 
 SETUP = """from dlopt_kit import RunConfig, load_splits
-from dlopt_kit.augment import AugmentSpec
+from dlopt_kit.core.augment import AugmentSpec
 from dlopt_kit.panels import (AugmentGallery, Control, ThresholdPanel, TrainingPanel, boundary_panel,
                               config_with_augment, data_quality_panel, dataset_loader, default_spec, efficient_panel,
                               imbalance_panel, regularization_panel, LeaderboardPanel, StreamPanel, TuningPanel)
@@ -35,9 +35,9 @@ panel = TrainingPanel(dataset_loader(30, 10), base=base, spec=default_spec(base,
 panel = TrainingPanel(tiny, base=base, spec=knobs, make_config=config_with_augment, title="Lesson 02")"""),
     "lesson02-gallery": ("view", """panel = AugmentGallery(tiny, spec=AugmentSpec(rotate=30))"""),
     "lesson03-architectures": ("transfer", """from dlopt_kit.panels import architecture_panel
-from dlopt_kit.training import fit
-from dlopt_kit.transfer import kit_backbone
-from dlopt_kit.transfer_study import digits_target
+from dlopt_kit.core.training import fit
+from dlopt_kit.architectures.transfer import kit_backbone
+from dlopt_kit.architectures.study import digits_target
 small_cnn = base.replace(model="cnn", hidden=16, epochs=1, monitor="val_acc")
 panel = architecture_panel(digits_target(), kit_backbone(fit(small_cnn, tiny, progress=False).model), small_cnn)
 panel.set_values(steps=30)"""),

@@ -1,0 +1,153 @@
+"""Lesson 03's transfer experiment: does a pretrained backbone beat training from scratch when labels are few, and
+does the gap shrink as labels grow?
+
+The target is scikit-learn's 8x8 handwritten digits (1,797 images, their own writers and scanner) put in MNIST's
+framing (``mnist_framing``); the kit's source is a ``SmallCNN`` trained on the 5,000 MNIST images of ``mnist5k``;
+the second source is EfficientNet-Lite0's ImageNet features. Every arm of one (size, seed) trains on the same
+labelled draw (``few_labels``) for about the same number of optimiser steps, keeps its epoch by validation accuracy
+and is scored once on the test split.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from dlopt_kit.architectures.transfer import (
+    BackboneMissing,
+    TransferNet,
+    backbone_features,
+    few_labels,
+    imagenet_backbone,
+)
+from dlopt_kit.core import checks, paths
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import Splits, load_splits
+from dlopt_kit.core.device import seed_everything
+from dlopt_kit.core.training import evaluate, fit
+
+FEATURE_STORE = paths.datasets_dir() / "cache" / "features"  # git-ignored, filled by `make setup`
+IMAGENET_SIZE = 64  # pixels the digits are resized to for EfficientNet-Lite0 (CPU-sized; ImageNet's are 224)
+
+
+def mnist_framing(data: Splits) -> Splits:
+    """``data``'s images (any size, one channel) resized to 20x20 and centred in 28x28, as MNIST's digits are: what a
+    backbone trained on MNIST expects."""
+    def frame(x: torch.Tensor) -> torch.Tensor:
+        x = F.interpolate(x, size=(20, 20), mode="bilinear", align_corners=False).clamp(0, 1)
+        return F.pad(x, (4, 4, 4, 4))
+
+    return Splits(f"{data.name} (MNIST framing)", frame(data.x_train), data.y_train, frame(data.x_val), data.y_val,
+                  frame(data.x_test), data.y_test, list(data.classes))
+
+
+def digits_target() -> Splits:
+    """The lesson's target task: scikit-learn's digits in MNIST's framing."""
+    return mnist_framing(load_splits("digits"))
+
+
+def imagenet_features(target: Splits | None = None, size: int = IMAGENET_SIZE) -> Splits:
+    """EfficientNet-Lite0's ImageNet features of ``target`` (default ``digits_target()``), read from
+    ``FEATURE_STORE`` when ``make setup`` has computed them (about 10 s on one CPU thread otherwise)."""
+    return backbone_features(imagenet_backbone(size), digits_target() if target is None else target,
+                             store=FEATURE_STORE)
+
+
+def prepare_features() -> str:
+    """Compute and store lesson 03's ImageNet features once (``python -m dlopt_kit prepare`` calls it)."""
+    try:
+        features = imagenet_features()
+    except BackboneMissing as exc:
+        return f"skipped ({exc})"
+    return f"ready ({len(features.y_train)}/{len(features.y_val)}/{len(features.y_test)} images)"
+
+
+def for_steps(config: RunConfig, data: Splits, steps: int, checkpoints: int = 10) -> tuple[RunConfig, Splits]:
+    """``config`` and ``data`` set for about ``steps`` optimiser steps in ``checkpoints`` epochs, whatever the size of
+    the training split: runs on 20 and on 1,000 examples get the same amount of training, and validation (which
+    picks the epoch) runs ``checkpoints`` times rather than once per step. A split smaller than an epoch's steps is
+    repeated (each pass draws a fresh order, as more epochs would)."""
+    steps, checkpoints = checks.whole("steps", steps, 1), checks.whole("checkpoints", checkpoints, 1)
+    per_epoch = max(1, steps // checkpoints)
+    n = len(data.y_train)
+    repeat = max(1, math.ceil(per_epoch * config.batch_size / n))
+    if repeat > 1:
+        data = Splits(data.name, data.x_train.repeat(repeat, *[1] * (data.x_train.dim() - 1)),
+                      data.y_train.repeat(repeat), data.x_val, data.y_val, data.x_test, data.y_test, list(data.classes))
+    epochs = math.ceil(steps / math.ceil(len(data.y_train) / config.batch_size))
+    return config.replace(epochs=epochs), data
+
+
+def _score(config: RunConfig, data: Splits, model: nn.Module | None) -> dict[str, float]:
+    started = time.perf_counter()
+    result = fit(config, data, progress=False, model=model)
+    return {"val_acc": evaluate(result.model, data.x_val, data.y_val)[1],
+            "test_acc": evaluate(result.model, data.x_test, data.y_test)[1],
+            "best_epoch": result.best_epoch, "epochs": config.epochs, "seconds": time.perf_counter() - started}
+
+
+def transfer_curve(target: Splits, backbone: nn.Module, config: RunConfig, sizes: Sequence[int],
+                   seeds: Sequence[int] = (0, 1, 2), steps: int = 150, modes: Sequence[str] = ("scratch", "probe",
+                                                                                                    "full"),
+                   backbone_lr_scale: float = 0.1, features: Splits | None = None,
+                   features_config: RunConfig | None = None) -> pd.DataFrame:
+    """Train each mode of ``TransferNet(backbone)`` on ``few_labels(target, size, seed)`` for every size and seed; one
+    row per (size, seed, arm) with ``val_acc``, ``test_acc`` and ``seconds``. ``full`` trains the backbone at
+    ``backbone_lr_scale`` x the head's learning rate. With ``features`` (another backbone's features of ``target``,
+    from ``backbone_features``) the arm ``features probe`` adds a linear model on them (``features_config``), trained
+    on the same labelled draw."""
+    modes = [checks.choice("mode", m, ("scratch", "probe", "last", "full")) for m in modes]
+    rows = []
+    for size in sizes:
+        for seed in checks.seeds("seeds", seeds):
+            run, data = for_steps(config.replace(seed=seed), few_labels(target, size, seed), steps)
+            for mode in modes:
+                seed_everything(seed)
+                scale = backbone_lr_scale if mode in ("last", "full") else 1.0
+                net = TransferNet(backbone, target.num_classes, mode, backbone_lr_scale=scale)
+                rows.append({"size": size, "seed": seed, "arm": mode, **_score(run, data, net)})
+            if features is not None:
+                linear = features_config or RunConfig(model="linear", lr=1e-2, batch_size=32, monitor="val_acc")
+                linear, drawn = for_steps(linear.replace(seed=seed), few_labels(features, size, seed), steps)
+                rows.append({"size": size, "seed": seed, "arm": "features probe", **_score(linear, drawn, None)})
+    return pd.DataFrame(rows)
+
+
+def arm_scores(curve: pd.DataFrame, size: int, metric: str = "test_acc") -> pd.DataFrame:
+    """``metric`` at ``size``: a row per seed and a column per arm, ready for ``assert_paired``."""
+    at = curve[curve["size"] == size]
+    if at.empty:
+        raise ValueError(f"size={size} is not in the curve: choose one of {sorted(curve['size'].unique())}")
+    return at.pivot(index="seed", columns="arm", values=metric)
+
+
+def gap_table(curve: pd.DataFrame, better: str, over: str = "scratch", metric: str = "test_acc") -> pd.DataFrame:
+    """``better - over`` on ``metric``, a row per size and a column per seed: the transfer gap as labels grow."""
+    wide = curve.pivot_table(index=["size", "seed"], columns="arm", values=metric)
+    return (wide[better] - wide[over]).unstack("seed")
+
+
+def error_reduction(curve: pd.DataFrame, better: str, over: str = "scratch") -> pd.DataFrame:
+    """The share of ``over``'s test errors that ``better`` removes, ``1 - error(better) / error(over)``, a row per
+    size and a column per seed: a gain in points can shrink only because less error is left to remove."""
+    wide = curve.pivot_table(index=["size", "seed"], columns="arm", values="test_acc")
+    return (1 - (1 - wide[better]) / (1 - wide[over])).unstack("seed")
+
+
+def few_label_ensembles(config: RunConfig, target: Splits, size: int, members: int = 5,
+                        seeds: Sequence[int] = (0, 1, 2), steps: int = 150) -> pd.DataFrame:
+    """``ensembles.ensemble_study`` on ``few_labels(target, size, seed)``, one ensemble seed per labelled draw (the
+    draw varies with the seed, as in ``transfer_curve``), each member trained for about ``steps`` steps."""
+    from dlopt_kit.architectures.ensembles import ensemble_study
+
+    parts = []
+    for seed in checks.seeds("seeds", seeds):
+        run, data = for_steps(config, few_labels(target, size, seed), steps)
+        parts.append(ensemble_study(run, data, members, (seed,)))
+    return pd.concat(parts)

@@ -1,0 +1,155 @@
+"""A seeded stream of batches over time, drawn from a pool of labelled images, with drift of a chosen kind and speed.
+
+Kinds (``DRIFTS``):
+
+- ``brightness`` (covariate shift): the images grow brighter, ``x + severity * strength``, clipped to [0, 1];
+- ``rotation`` (covariate shift): the images turn by ``severity * strength`` degrees;
+- ``label_shift``: the class proportions move from uniform towards ``strength`` of every batch from the first half of
+  the classes (the images of a class do not change, how often it comes does);
+- ``concept``: the labels of one pair of classes are swapped for a share ``severity * strength`` of their images
+  (what the inputs mean changes, the inputs do not).
+
+Speed: ``sudden`` (severity jumps from 0 to 1 at ``onset``) or ``gradual`` (it ramps linearly from 0 at ``onset``
+to 1 at ``onset + ramp``). Labels can arrive ``delay`` batches late and for a share ``labelled`` of the batches
+only (a feedback loop where someone checks some predictions): ``Stream.labels_known(t)`` says which batches' labels
+are known at time ``t``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from dlopt_kit.core import checks, data
+from dlopt_kit.core.data import Splits
+
+DRIFTS = ("none", "brightness", "rotation", "label_shift", "concept")
+SPEEDS = ("sudden", "gradual")
+DEFAULT_STRENGTH = {"none": 0.0, "brightness": 0.5, "rotation": 45.0, "label_shift": 0.9, "concept": 1.0}
+
+
+@dataclass(frozen=True)
+class DriftSpec:
+    """What drifts, when and how fast. ``strength`` defaults to the kind's (``DEFAULT_STRENGTH``)."""
+
+    kind: str = "brightness"
+    onset: int = 20
+    speed: str = "sudden"
+    ramp: int = 10
+    strength: float | None = None
+    pair: tuple[int, int] = (7, 5)  # concept drift swaps these classes' labels (Sneaker and Sandal in Fashion-MNIST)
+
+    def __post_init__(self) -> None:
+        checks.choice("kind", self.kind, DRIFTS)
+        checks.whole("onset", self.onset, 0)
+        checks.choice("speed", self.speed, SPEEDS)
+        checks.whole("ramp", self.ramp, 1)
+        limit = {"brightness": 1.0, "rotation": 180.0, "label_shift": 1.0, "concept": 1.0, "none": 0.0}[self.kind]
+        if self.strength is not None:
+            checks.number("strength", self.strength, 0.0, limit)
+
+    @property
+    def level(self) -> float:
+        return DEFAULT_STRENGTH[self.kind] if self.strength is None else float(self.strength)
+
+    def severity(self, t: int) -> float:
+        """How far the drift has gone at batch ``t``: 0 before ``onset``, then 1 (sudden) or a linear ramp."""
+        if self.kind == "none" or t < self.onset:
+            return 0.0
+        if self.speed == "sudden":
+            return 1.0
+        return min(1.0, (t - self.onset + 1) / self.ramp)
+
+
+@dataclass
+class Stream:
+    """``batches[t]`` is ``(x, y)`` at time ``t`` (``y`` the true labels, after any concept drift); ``severity[t]``
+    how far the drift had gone; labels of batch ``t`` become known at ``t + delay`` when ``labelled_batches[t]``."""
+
+    spec: DriftSpec
+    batches: list[tuple[torch.Tensor, torch.Tensor]]
+    severity: list[float]
+    delay: int = 0
+    labelled_batches: list[bool] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    @property
+    def drift_point(self) -> int | None:
+        """The first batch with any drift (None for ``none``)."""
+        return next((t for t, s in enumerate(self.severity) if s > 0), None)
+
+    def labels_known(self, t: int) -> list[int]:
+        """The batches whose labels are known at time ``t`` (after ``delay``, and only the labelled ones)."""
+        return [s for s in range(0, max(0, t - self.delay + 1)) if self.labelled_batches[s]]
+
+
+def _apply(x: torch.Tensor, y: torch.Tensor, spec: DriftSpec, severity: float,
+           rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    if severity == 0 or spec.kind in ("none", "label_shift"):
+        return x, y
+    if spec.kind == "brightness":
+        return (x + severity * spec.level).clamp(0, 1), y
+    if spec.kind == "rotation":
+        from torchvision.transforms.functional import rotate
+
+        return rotate(x, severity * spec.level), y
+    a, b = spec.pair  # concept
+    flip = torch.from_numpy(rng.random(len(y)) < severity * spec.level)
+    swapped = y.clone()
+    swapped[flip & (y == a)], swapped[flip & (y == b)] = b, a
+    return x, swapped
+
+
+def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpec, batches: int = 60,
+                batch_size: int = 100, seed: int = 0, delay: int = 0, labelled: float = 1.0,
+                split: str = "test", replace: bool = True) -> Stream:
+    """``batches`` batches of ``batch_size`` images drawn (seeded) from ``pool`` (a ``Splits``' ``split``, ``test``
+    or ``val``, or ``(x, y)``), drifting as ``spec`` says. ``delay`` and ``labelled`` set when labels arrive.
+    ``replace=False`` never serves an image twice (a model that retrains on a batch is never scored on the same image
+    later); the pool must then hold enough images of every class. Draw from ``val`` to choose a monitor's threshold,
+    from a pool no model has seen (``unused_training``) to report."""
+    batches = checks.whole("batches", batches, 1)
+    batch_size = checks.whole("batch_size", batch_size, 1)
+    delay = checks.whole("delay", delay, 0)
+    labelled = checks.number("labelled", labelled, 0.0, 1.0)
+    split = checks.choice("split", split, ("test", "val"))
+    x_pool, y_pool = (getattr(pool, f"x_{split}"), getattr(pool, f"y_{split}")) if isinstance(pool, Splits) else pool
+    classes = int(y_pool.max()) + 1
+    if spec.kind == "concept" and max(spec.pair) >= classes:
+        raise ValueError(f"pair={spec.pair} names a class the pool lacks: it has classes 0 to {classes - 1}")
+    rng = np.random.default_rng(seed)
+    by_class = [rng.permutation(np.flatnonzero(y_pool.numpy() == c)).tolist() for c in range(classes)]
+    favoured = np.arange(classes) < (classes + 1) // 2
+    out, severity = [], []
+    for t in range(batches):
+        s = spec.severity(t)
+        weights = np.full(classes, 1 / classes)
+        if spec.kind == "label_shift" and s > 0:
+            share = 1 / 2 + s * (spec.level - 1 / 2)  # the favoured half's share of a batch: from 1/2 to strength
+            weights = np.where(favoured, share / favoured.sum(), (1 - share) / (~favoured).sum())
+        drawn = rng.choice(classes, batch_size, p=weights)
+        if replace:
+            idx = np.array([by_class[c][rng.integers(len(by_class[c]))] for c in drawn])
+        else:
+            short = [c for c in range(classes) if (drawn == c).sum() > len(by_class[c])]
+            if short:
+                raise ValueError(f"the pool has run out of class {short[0]} at batch {t}: draw fewer or smaller "
+                                 "batches, or pass replace=True")
+            idx = np.array([by_class[c].pop() for c in drawn])
+        x, y = _apply(x_pool[idx], y_pool[idx], spec, s, rng)
+        out.append((x, y))
+        severity.append(s)
+    return Stream(spec, out, severity, delay, (rng.random(batches) < labelled).tolist() if labelled < 1 else
+                  [True] * batches)
+
+
+def unused_training(name: str, train_per_class: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The training split's examples that ``load_splits(name, train_per_class)`` leaves out (``None``: none left),
+    as tensors: a pool of data the budget's models never saw, distinct from its validation and test splits. Lesson
+    08 streams from it."""
+    left = np.setdiff1d(np.arange(len(data.raw_labels(name))), data.train_indices(name, train_per_class))
+    return data.training_examples(name, left)

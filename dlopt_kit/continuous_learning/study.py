@@ -1,0 +1,70 @@
+"""Lesson 08's experiment: a monitor's threshold chosen on validation streams, and policies compared over seeds on
+streams of images no model has seen (accuracy after the drift, compute, retrains, and what the final model still
+knows of the old data, on the test split)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+
+import pandas as pd
+import torch
+
+from dlopt_kit.continuous_learning.monitors import SIGNALS, Monitor, Reference, watch
+from dlopt_kit.continuous_learning.policies import Policy, serve
+from dlopt_kit.continuous_learning.stream import DriftSpec, make_stream
+from dlopt_kit.core import checks
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.training import evaluate, fit
+
+
+def calibrate(model: torch.nn.Module, data: Splits, signal: str, batches: int = 60, batch_size: int = 100,
+              streams: int = 3, factor: float = 1.25, seed: int = 1000) -> float:
+    """An alarm threshold for ``signal`` chosen without drift and without test data: ``factor`` times the largest
+    value it took over ``streams`` drift-free streams drawn from the **validation** split (so that it would have
+    raised no false alarm there, with room to spare)."""
+    checks.choice("signal", signal, SIGNALS)
+    reference = Reference.of(model, data.x_val)
+    peak = max(float(watch(model, make_stream(data, DriftSpec("none"), batches, batch_size, seed + k, split="val"),
+                           reference)[signal].max()) for k in range(checks.whole("streams", streams, 1)))
+    return factor * peak
+
+
+def deployed(base: RunConfig, data: Splits, seeds: Sequence[int]) -> dict[int, torch.nn.Module]:
+    """The model each seed deploys: ``base`` trained on the training split (best epoch by validation)."""
+    return {seed: fit(base.replace(seed=seed), data, progress=False).model for seed in checks.seeds("seeds", seeds)}
+
+
+def policy_study(models: Mapping[int, torch.nn.Module], data: Splits, spec: DriftSpec,
+                 policies: Mapping[str, tuple[Policy, Monitor | Callable[[int], Monitor] | None]],
+                 pool: tuple[torch.Tensor, torch.Tensor], batches: int = 60, batch_size: int = 100,
+                 delay: int = 1) -> tuple[pd.DataFrame, dict[str, list[pd.DataFrame]]]:
+    """Every policy on the same stream per seed (the stream's seed is the model's), drawn without replacement from
+    ``pool`` (images no model has seen: ``unused_training``). A policy's monitor is a monitor or a function of
+    the seed returning one (a threshold calibrated for that seed's model). Returns one row per (policy, seed)
+    (accuracy before and after the drift starts, retrains, compute, and ``old test_acc``: the final model's accuracy
+    on ``data``'s clean test split, which the stream never serves: what it still knows of the old data) and each
+    policy's per-batch frames in seed order."""
+    rows, frames = [], {name: [] for name in policies}
+    for seed, model in models.items():
+        stream = make_stream(pool, spec, batches, batch_size, seed, delay=delay, replace=False)
+        start = stream.drift_point if stream.drift_point is not None else batches
+        for name, (policy, monitor) in policies.items():
+            monitor = monitor(seed) if callable(monitor) and not hasattr(monitor, "alarm") else monitor
+            frame, registry = serve(model, stream, data, policy, monitor, seed)
+            final = registry.rollback(copy.deepcopy(model), len(registry.versions) - 1)  # the served one stays
+            frames[name].append(frame)
+            rows.append({"policy": name, "seed": seed, "accuracy before": frame["accuracy"][:start].mean(),
+                         "accuracy after": frame["accuracy"][start:].mean(), "retrains": int(frame["retrained"].sum()),
+                         "compute": int(frame["compute"].iloc[-1]),
+                         "old test_acc": evaluate(final, data.x_test, data.y_test)[1]})
+    return pd.DataFrame(rows), frames
+
+
+def arm(table: pd.DataFrame, policy: str, column: str) -> pd.Series:
+    """``column`` of ``policy``'s rows indexed by seed: what ``assert_paired`` takes."""
+    rows = table[table["policy"] == policy]
+    if rows.empty:
+        raise ValueError(f"policy {policy!r} is not in the table: choose one of {', '.join(pd.unique(table.policy))}")
+    return rows.set_index("seed")[column]

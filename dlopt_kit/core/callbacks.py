@@ -1,0 +1,127 @@
+"""Callbacks: everything optional in ``fit`` (progress bar, early stopping, Stop button, live plots).
+
+A callback overrides any of the no-op hooks below; each hook receives keyword arguments and ignores the
+ones it does not need. To end a run, a callback sets ``state.stop_training = True`` and a ``stop_reason``;
+``fit`` finishes the current step, records the epoch and returns normally.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from dlopt_kit.core import checks
+
+
+@dataclass
+class TrainState:
+    """What a callback may read (and ``stop_training`` / ``stop_reason``, which it may set)."""
+
+    config: Any
+    model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    steps_per_epoch: int
+    epoch: int = 0
+    step: int = 0                      # steps taken since the start of the run
+    stop_training: bool = False
+    stop_reason: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Callback:
+    """Base class with no-op hooks; ``fit`` calls them in this order."""
+
+    def on_fit_start(self, **kwargs: Any) -> None: ...
+    def on_epoch_start(self, **kwargs: Any) -> None: ...
+    def on_batch_end(self, **kwargs: Any) -> None: ...
+    def on_epoch_end(self, **kwargs: Any) -> None: ...
+    def on_fit_end(self, **kwargs: Any) -> None: ...
+
+    def wants_batches(self) -> bool:
+        """Whether ``on_batch_end`` is overridden (``fit`` skips the per-step call otherwise)."""
+        return type(self).on_batch_end is not Callback.on_batch_end
+
+
+class ProgressBar(Callback):
+    """A tqdm.auto bar over epochs with the latest metrics as its postfix."""
+
+    def __init__(self, desc: str = "training") -> None:
+        self.desc = desc
+        self.bar = None
+
+    def on_fit_start(self, state: TrainState, **kwargs: Any) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=state.config.epochs, desc=self.desc, unit="epoch", leave=True)
+
+    def on_epoch_end(self, record: dict, **kwargs: Any) -> None:
+        self.bar.set_postfix(train_loss=f"{record['train_loss']:.3f}", val_acc=f"{record['val_acc']:.3f}",
+                             refresh=False)
+        self.bar.update(1)
+
+    def on_fit_end(self, **kwargs: Any) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+class EarlyStopping(Callback):
+    """Stop when ``monitor`` has not improved by ``min_delta`` for ``patience`` epochs."""
+
+    def __init__(self, patience: int = 3, monitor: str = "val_loss", min_delta: float = 0.0) -> None:
+        patience = checks.whole("patience", patience, 1)
+        monitor = checks.choice("monitor", monitor, ("val_loss", "val_acc", "train_loss", "train_acc"))
+        min_delta = checks.number("min_delta", min_delta, 0.0, 1e6)  # negative would count a worse epoch as better
+        self.patience, self.monitor, self.min_delta = patience, monitor, min_delta
+        self.sign = -1.0 if monitor.endswith("loss") else 1.0  # larger is better after the sign
+        self.best = -math.inf
+        self.waited = 0
+
+    def on_fit_start(self, **kwargs: Any) -> None:
+        self.best, self.waited = -math.inf, 0
+
+    def on_epoch_end(self, state: TrainState, record: dict, **kwargs: Any) -> None:
+        value = self.sign * record[self.monitor]
+        if value > self.best + self.min_delta:
+            self.best, self.waited = value, 0
+            return
+        self.waited += 1
+        if self.waited >= self.patience:
+            state.stop_training = True
+            state.stop_reason = (f"early stopping: {self.monitor} did not improve for {self.patience} "
+                                 f"epoch{'s' if self.patience > 1 else ''}")
+
+
+class StopOnEvent(Callback):
+    """Stop at the next step once ``event`` is set (the panel's Stop button sets it from the UI thread)."""
+
+    def __init__(self, event: threading.Event) -> None:
+        self.event = event
+
+    def on_batch_end(self, state: TrainState, **kwargs: Any) -> None:
+        if self.event.is_set():
+            state.stop_training = True
+            state.stop_reason = "stopped by the user"
+
+
+class LambdaCallback(Callback):
+    """Call ``on_epoch(history=..., state=...)`` after each epoch and ``on_step(state=...)`` every ``every`` steps."""
+
+    def __init__(self, on_epoch: Callable[..., None] | None = None, on_step: Callable[..., None] | None = None,
+                 every: int = 10) -> None:
+        self.on_epoch, self.on_step, self.every = on_epoch, on_step, every
+
+    def on_batch_end(self, state: TrainState, **kwargs: Any) -> None:
+        if self.on_step is not None and state.step % self.every == 0:
+            self.on_step(state=state)
+
+    def on_epoch_end(self, state: TrainState, history: Any, **kwargs: Any) -> None:
+        if self.on_epoch is not None:
+            self.on_epoch(state=state, history=history)
+
+    def wants_batches(self) -> bool:
+        return self.on_step is not None

@@ -1,0 +1,183 @@
+"""Lesson 01's experiment: plant a corruption, measure the damage, the detection and the fix, paired over seeds.
+
+``CorruptionStudy(data, base, seeds).run(kind, rate)`` plants ``kind`` with each seed (the corruption's draw and the
+training seed are the same number), trains ``base`` on the clean, the corrupted and the fixed training split, scores
+each kept model once on the test split, and measures the matching check of the data report against what was
+planted. Every arm picks its epoch on the (clean) validation split.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from dlopt_kit.core import checks
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.corruptions import CORRUPTIONS, Corrupted, corrupt, detection
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.training import FitResult, evaluate, fit, predict_proba
+from dlopt_kit.data_quality.fixes import drop, impute
+from dlopt_kit.data_quality.report import (
+    NEAR,
+    Finding,
+    LabelIssues,
+    exact_duplicates,
+    find_label_issues,
+    missing_rows,
+    near_duplicates,
+    outliers,
+    overlap,
+)
+
+# the fix lesson 01 applies to each corruption
+FIXES = {"duplicates": "drop the exact duplicates found", "near_duplicates": "drop the near duplicates found",
+         "leak": "drop the test examples found in train", "missing": "fill each pixel from its neighbours",
+         "label_noise": "drop the label issues found", "pair_noise": "drop the label issues found",
+         "thin_class": "class_weight='balanced'", "outliers": "drop the outliers found"}
+NAIVE = {"missing": "NaN filled with 0"}  # what the corrupted arm trains on where the raw data cannot be trained on
+
+
+def class_recall(model: torch.nn.Module, data: Splits, cls: int, split: str = "test") -> float:
+    """The share of ``split``'s examples of class ``cls`` that ``model`` assigns to it."""
+    x, y = getattr(data, f"x_{split}"), getattr(data, f"y_{split}")
+    predicted = predict_proba(model, x).argmax(1)
+    members = y.cpu() == cls
+    return float((predicted[members] == cls).float().mean())
+
+
+def detect(planted: Corrupted, config: RunConfig, near: float = NEAR, folds: int = 3,
+           seed: int = 0) -> tuple[Finding, LabelIssues | None]:
+    """The data report's check that matches ``planted.kind``, run on the corrupted data (label issues train
+    ``folds`` models of ``config``); thin_class has nothing to find (the report shows class counts instead)."""
+    data, kind = planted.data, planted.kind
+    if kind == "duplicates":
+        return Finding("exact duplicates", "train", exact_duplicates(data.x_train)), None
+    if kind == "near_duplicates":
+        return Finding("near duplicates", "train", near_duplicates(data.x_train, near)), None
+    if kind == "leak":
+        where = planted.split
+        return Finding(f"in train and {where}", where, overlap(data.x_train, getattr(data, f"x_{where}"), near)), None
+    if kind == "missing":
+        return Finding("missing values", "train", missing_rows(data.x_train)), None
+    if kind in ("label_noise", "pair_noise"):
+        issues = find_label_issues(data, config, folds, seed)
+        return Finding("label issues", "train", issues.indices), issues
+    if kind == "outliers":
+        return Finding("outliers", "train", outliers(data.x_train, seed)), None
+    return Finding("rare classes", "classes", np.array([], dtype=np.int64)), None
+
+
+def train_ready(planted: Corrupted, found: Finding | None, fix: bool) -> tuple[Splits, dict]:
+    """What a run trains (or, for ``leak``, is scored) on, and the config changes it needs: without the fix the
+    corrupted data, its NaN filled with 0 (the naive fill: nothing trains on NaN); with it, the data after the
+    lesson's fix for the kind (``FIXES``)."""
+    kind, data = planted.kind, planted.data
+    if kind == "missing":
+        return impute(data, "neighbours" if fix else "zero"), {}
+    if not fix:
+        return data, {}
+    if kind == "thin_class":
+        return data, {"class_weight": "balanced"}
+    if found is None:
+        raise ValueError(f"fixing {kind} needs what the report found: run detect() first")
+    return drop(data, found.indices, planted.split), {}
+
+
+class CorruptionStudy:
+    """Runs corruptions over ``seeds`` with ``base`` and keeps every result: ``table`` has one row per (corruption,
+    seed), ``issues`` the label issues found, ``planted`` the corrupted copies."""
+
+    def __init__(self, data: Splits, base: RunConfig, seeds: Sequence[int] = (0, 1, 2), near: float = NEAR,
+                 folds: int = 3) -> None:
+        self.data, self.base, self.near, self.folds = data, base, near, folds
+        self.seeds = checks.seeds("seeds", seeds)
+        self._clean: dict[RunConfig, FitResult] = {}
+        self.rows: list[dict] = []
+        self.issues: dict[tuple[str, int], LabelIssues] = {}
+        self.planted: dict[tuple[str, int], Corrupted] = {}
+
+    def clean(self, seed: int, config: RunConfig | None = None) -> FitResult:
+        """The run of ``config`` (default: the base config) on the clean training split with ``seed``, trained once
+        and then reused."""
+        key = (config or self.base).replace(seed=seed)
+        if key not in self._clean:
+            self._clean[key] = fit(key, self.data, progress=False)
+        return self._clean[key]
+
+    def _score(self, result: FitResult, data: Splits | None = None) -> float:
+        data = data or self.data
+        return evaluate(result.model, data.x_test, data.y_test)[1]
+
+    def run(self, kind: str, rate: float, **changes) -> pd.DataFrame:
+        """Plant ``kind`` at ``rate`` with every seed; return (and keep) one row per seed: the test accuracy of the
+        clean, corrupted and fixed arms, the detection's found / planted / hits / precision / recall and, for
+        ``thin_class``, the thinned class's test recall in each arm. ``changes`` (``epochs=20``) apply to the base
+        config of every arm of this run."""
+        kind = checks.choice("kind", kind, CORRUPTIONS)
+        config = self.base.replace(**changes)  # a bad setting is named before anything trains
+        rows = []
+        for seed in self.seeds:
+            planted = corrupt(self.data, kind, rate, seed)
+            self.planted[(kind, seed)] = planted
+            found, issues = detect(planted, config, self.near, self.folds, seed)
+            if issues is not None:
+                self.issues[(kind, seed)] = issues
+            clean = self.clean(seed, config)
+            row = {"corruption": kind, "rate": rate, "seed": seed, "fix": FIXES[kind],
+                   "changes": ", ".join(f"{k}={v}" for k, v in changes.items()), "clean": self._score(clean)}
+            naive, _ = train_ready(planted, found, fix=False)
+            fixed, fix_changes = train_ready(planted, found, fix=True)
+            if kind == "leak":  # the same clean model, scored on the leaked and on the deduplicated test split
+                row["corrupted"], row["fixed"] = self._score(clean, naive), self._score(clean, fixed)
+            else:
+                corrupted = fit(config.replace(seed=seed), naive, progress=False)
+                repaired = fit(config.replace(seed=seed, **fix_changes), fixed, progress=False)
+                row["corrupted"], row["fixed"] = self._score(corrupted), self._score(repaired)
+                if kind == "thin_class":
+                    cls = self.data.classes.index(planted.details["thinned"])
+                    row.update({f"{arm} recall": class_recall(r.model, self.data, cls)
+                                for arm, r in (("clean", clean), ("corrupted", corrupted), ("fixed", repaired))})
+            if kind != "thin_class":
+                row.update(detection(found.indices, planted.planted))
+            rows.append(row)
+        self.rows.extend(rows)
+        return pd.DataFrame(rows)
+
+    def table(self) -> pd.DataFrame:
+        """Every run so far, one row per (corruption, seed)."""
+        return pd.DataFrame(self.rows)
+
+    def arm(self, kind: str, column: str, rate: float | None = None) -> pd.Series:
+        """``column`` (``clean``, ``corrupted``, ``fixed``, ``precision``, ...) of ``kind``'s runs at ``rate`` (needed
+        only when ``kind`` ran at several rates), indexed by seed: what ``claims.paired`` and ``assert_paired``
+        take."""
+        table = self.table()
+        if table.empty or kind not in set(table["corruption"]):
+            raise ValueError(f"corruption {kind!r} has not been run: run(kind, rate) first")
+        rows = table[table["corruption"] == kind]
+        rates = sorted(set(rows["rate"]))
+        if rate is None and len(rates) > 1:
+            raise ValueError(f"{kind} ran at rates {rates}: pass rate= to choose one")
+        if rate is not None:
+            if rate not in rates:
+                raise ValueError(f"{kind} has not run at rate={rate!r}: it ran at {rates}")
+            rows = rows[rows["rate"] == rate]
+        if column not in rows.columns or rows[column].isna().all():
+            raise ValueError(f"column {column!r} is not measured for {kind}: choose one of "
+                             f"{', '.join(c for c in rows.columns if rows[c].notna().any())}")
+        return rows.set_index("seed")[column]
+
+    def summary(self) -> pd.DataFrame:
+        """Mean over seeds per corruption: test accuracy of each arm, the corruption's effect (corrupted - clean:
+        negative is damage, positive an inflated score), the fix's (fixed - corrupted), and the detection's precision
+        and recall. The signs are those of ``quality_plots.plot_effects``."""
+        table = self.table()
+        columns = [c for c in ("clean", "corrupted", "fixed", "precision", "recall") if c in table.columns]
+        out = table.groupby(["corruption", "rate", "fix", "changes"], sort=False)[columns].mean()
+        out.insert(3, "corrupted - clean", out["corrupted"] - out["clean"])
+        out.insert(4, "fixed - corrupted", out["fixed"] - out["corrupted"])
+        return out.reset_index(level=["fix", "changes"])
+

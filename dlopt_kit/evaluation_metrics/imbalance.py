@@ -1,0 +1,127 @@
+"""Imbalanced binary tasks (notebook 07): class weighting, thresholds chosen on validation, honest reports.
+
+``imbalance_metrics(objective, split)`` is a ``compare`` ``extra_metrics`` function (and a panel's row metrics):
+it chooses the decision threshold on the **validation** split by ``objective`` and reports recall, precision, F1
+and accuracy of the positive class on ``split``, both at the usual 0.5 and at the chosen threshold, plus the
+threshold-free ROC AUC and average precision.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from scipy import stats
+from sklearn import metrics as skm
+
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.training import FitResult, predict_proba
+from dlopt_kit.evaluation_metrics.metrics import best_threshold, threshold_metrics
+
+# how the threshold is chosen, all on the validation split: name -> (best_threshold objective, recall floor)
+OBJECTIVES: dict[str, tuple[str, float] | None] = {
+    "fixed 0.5": None,
+    "best F1 (val)": ("f1", 0.0),
+    "recall >= 0.9 (val)": ("recall_floor", 0.9),
+}
+SPLITS = ("val", "test")
+
+
+def positive_scores(result: FitResult, x) -> np.ndarray:
+    """The probability of class 1 for each row of ``x``, from the run's model (its best weights)."""
+    return predict_proba(result.model, x)[:, 1].numpy()
+
+
+def choose_threshold(result: FitResult, data: Splits, objective: str) -> float:
+    """The decision threshold ``objective`` picks, chosen on ``data``'s validation split (0.5 for ``fixed 0.5``)."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"threshold objective {objective!r} is not allowed: choose one of {', '.join(OBJECTIVES)}")
+    rule = OBJECTIVES[objective]
+    if rule is None:
+        return 0.5
+    return best_threshold(data.y_val, positive_scores(result, data.x_val), *rule)
+
+
+def imbalance_metrics(objective: str = "best F1 (val)",
+                      split: str = "test") -> Callable[[FitResult, Splits], dict[str, float]]:
+    """Metrics of a binary run on ``split``: ``{split}_recall``, ``_precision``, ``_f1``, ``_accuracy`` at 0.5, the
+    same with ``_tuned`` at the threshold ``objective`` chooses on validation, ``threshold``, ``{split}_roc_auc`` and
+    ``{split}_ap``."""
+    if split not in SPLITS:
+        raise ValueError(f"split={split!r} is not allowed: choose val or test")
+    if objective not in OBJECTIVES:
+        raise ValueError(f"threshold objective {objective!r} is not allowed: choose one of {', '.join(OBJECTIVES)}")
+
+    def measure(result: FitResult, data: Splits) -> dict[str, float]:
+        if data.num_classes != 2:
+            raise ValueError(f"imbalance metrics need a binary task; {data.name} has {data.num_classes} classes")
+        y = getattr(data, f"y_{split}").numpy()
+        scores = positive_scores(result, getattr(data, f"x_{split}"))
+        threshold = choose_threshold(result, data, objective)
+        out: dict[str, float] = {"threshold": threshold}
+        for suffix, at in (("", 0.5), ("_tuned", threshold)):
+            m = threshold_metrics(y, scores, at)
+            for name in ("recall", "precision", "f1", "accuracy"):
+                out[f"{split}_{name}{suffix}"] = m[name]
+        out[f"{split}_roc_auc"] = float(skm.roc_auc_score(y, scores))
+        out[f"{split}_ap"] = float(skm.average_precision_score(y, scores))
+        return out
+
+    return measure
+
+
+def recall_interval(found: int, positives: int, level: float = 0.95) -> tuple[float, float]:
+    """Exact (Clopper-Pearson) interval for a recall of ``found`` out of ``positives``: how far a recall measured on
+    few positives may be from the true one (``found=32, positives=32`` gives about 0.89 to 1)."""
+    if positives < 1 or not 0 <= found <= positives:
+        raise ValueError(f"found={found!r}, positives={positives!r}: need 0 <= found <= positives and positives >= 1")
+    ci = stats.binomtest(found, positives).proportion_ci(confidence_level=level, method="exact")
+    return float(ci.low), float(ci.high)
+
+
+def at_prevalence(y_true, scores, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The same labelled scores resampled so that positives make up ``share`` of them: keep every positive and
+    subsample the negatives, or the reverse when there are too few negatives. Notebook 07 uses it to show that ROC
+    AUC barely moves with the share of positives while average precision falls with it."""
+    y, s = np.asarray(y_true).astype(int), np.asarray(scores, dtype=np.float64)
+    if not 0.0 < share < 1.0:
+        raise ValueError(f"share={share!r} is out of range: allowed is (0, 1)")
+    if len(y) != len(s):
+        raise ValueError(f"y_true has {len(y)} labels but scores has {len(s)}: they must match")
+    pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    if len(pos) == 0 or len(neg) == 0:
+        raise ValueError("at_prevalence needs both positive (1) and negative (0) labels")
+    rng = np.random.default_rng(seed)
+    n_neg = round(len(pos) * (1 - share) / share)
+    if n_neg <= len(neg):
+        neg = rng.choice(neg, n_neg, replace=False)
+    else:
+        pos = rng.choice(pos, max(1, round(len(neg) * share / (1 - share))), replace=False)
+    keep = np.sort(np.concatenate([pos, neg]))
+    return y[keep], s[keep]
+
+
+def one_vs_rest(splits: Splits, positive: str, share: float | None = None, seed: int = 0) -> Splits:
+    """A binary task from a multi-class one: ``positive`` (label 1) against every other class (label 0).
+
+    With ``share`` the positives are subsampled (seeded, in every split) so that they make up that fraction of
+    each split: ``share=0.05`` gives the 95/5 imbalance of notebook 07.
+    """
+    if positive not in splits.classes:
+        raise ValueError(f"positive={positive!r} is not a class of {splits.name}: choose one of "
+                         f"{', '.join(splits.classes)}")
+    if share is not None and not 0.0 < share < 1.0:
+        raise ValueError(f"share={share!r} is out of range: allowed is (0, 1)")
+    c = splits.classes.index(positive)
+    generator = torch.Generator().manual_seed(seed)
+    parts = {}
+    for split in ("train", "val", "test"):
+        x, y = getattr(splits, f"x_{split}"), getattr(splits, f"y_{split}")
+        pos, neg = (y == c).nonzero().flatten().cpu(), (y != c).nonzero().flatten().cpu()
+        if share is not None:
+            keep = max(1, round(share / (1 - share) * len(neg)))
+            pos = pos[torch.randperm(len(pos), generator=generator)[:keep]]
+        idx = torch.cat([neg, pos]).sort().values.to(y.device)
+        parts[f"x_{split}"], parts[f"y_{split}"] = x[idx], (y[idx] == c).long()
+    return Splits(f"{splits.name}: {positive} vs rest", classes=[f"not {positive}", positive], **parts)

@@ -1,0 +1,211 @@
+"""Recipes: one experiment's settings in a small, readable YAML or JSON file that an instructor hands out, and that
+``python -m dlopt_kit compare`` or a notebook runs.
+
+A recipe names its data (dataset and how many images per class), its seeds, optionally a corruption planted in the
+training split with each seed (``corruption: {kind: label_noise, rate: 0.2}``, one of ``CORRUPTIONS``) and one
+training config (any ``RunConfig`` field; ``schedule`` and ``augment`` as mappings)::
+
+    version: 1
+    name: dropout 0.3
+    dataset: fashion_mnist
+    train_per_class: 300
+    eval_per_class: 200
+    seeds: [0, 1, 2]
+    config: {model: mlp, hidden: 256, dropout: 0.3, epochs: 10}
+
+Loading validates it like a config: a bad value names the file, the field and what is allowed. ``version`` says
+which layout wrote it; this kit reads version 1 and says why it cannot read any other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from dlopt_kit.core import checks
+from dlopt_kit.core.augment import AugmentSpec
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import STORED, SYNTHETIC
+
+VERSION = 1
+KEYS = ("version", "name", "dataset", "train_per_class", "eval_per_class", "seeds", "corruption", "config")
+ALWAYS = ("model", "optimizer", "lr", "batch_size", "epochs", "monitor")  # config settings a saved recipe always shows
+# what a recipe may do to its training split (lesson 01's kinds that leave validation and test alone and train as is)
+CORRUPTIONS = ("label_noise", "pair_noise", "duplicates", "near_duplicates", "thin_class", "outliers")
+SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be read or run: the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One experiment: a name, its data, its seeds and its training config (``config.seed`` is replaced by each
+    seed)."""
+
+    name: str
+    config: RunConfig
+    dataset: str = "fashion_mnist"
+    train_per_class: int | None = 300
+    eval_per_class: int | None = 200
+    seeds: tuple[int, ...] = (0, 1, 2)
+    corruption: tuple[str, float] | None = None  # (kind, rate) planted in the training split, drawn with each seed
+
+    def to_dict(self) -> dict[str, Any]:
+        """The recipe as plain values, in the file's layout: the config's model, optimiser, lr, batch size, epochs
+        and monitor, and every other setting that is not ``RunConfig``'s default (augmentations that are on, a
+        schedule other than constant), so that a saved file reads like a hand-written one. The config's seed is left
+        out: ``seeds`` decide it."""
+        defaults = RunConfig().to_dict()
+        config = {k: v for k, v in self.config.to_dict().items()
+                  if k != "seed" and (k in ALWAYS or v != defaults[k])}
+        if "augment" in config:
+            config["augment"] = {k: v for k, v in config["augment"].items() if v}
+        corruption = None if self.corruption is None else {"kind": self.corruption[0], "rate": self.corruption[1]}
+        return {"version": VERSION, "name": self.name, "dataset": self.dataset,
+                "train_per_class": self.train_per_class, "eval_per_class": self.eval_per_class,
+                "seeds": list(self.seeds), "corruption": corruption, "config": config}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the recipe as YAML (``.yaml``, ``.yml``) or JSON (``.json``)."""
+        path = Path(path)
+        if path.suffix not in SUFFIXES:
+            raise RecipeError(f"{path}: a recipe file ends in {', '.join(SUFFIXES)}")
+        data = self.to_dict()
+        if path.suffix == ".json":
+            path.write_text(json.dumps(data, indent=2) + "\n")
+        else:
+            import yaml
+
+            path.write_text(yaml.safe_dump(data, sort_keys=False, default_flow_style=None, width=120))
+        return path
+
+    @property
+    def data_key(self) -> tuple:
+        return self.dataset, self.train_per_class, self.eval_per_class
+
+
+def _config(fields: Any, where: str) -> RunConfig:
+    if not isinstance(fields, Mapping):
+        raise RecipeError(f"{where}: config must be a mapping of RunConfig settings, e.g. {{model: mlp, lr: 0.001}}")
+    fields = dict(fields)
+    if "augment" in fields and isinstance(fields["augment"], Mapping):
+        try:
+            fields["augment"] = AugmentSpec(**fields["augment"])
+        except (TypeError, ValueError) as exc:
+            raise RecipeError(f"{where}: config.augment: {exc}") from None
+    try:
+        checks.known_names("config setting(s)", fields, list(RunConfig.__dataclass_fields__))
+        return RunConfig(**fields)
+    except (TypeError, ValueError) as exc:
+        raise RecipeError(f"{where}: config: {exc}") from None
+
+
+def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
+    """A ``Recipe`` from the file's mapping, validated; ``where`` (the path) starts every message."""
+    if not isinstance(data, Mapping):
+        raise RecipeError(f"{where}: a recipe is a mapping of {', '.join(KEYS)}; got {type(data).__name__}")
+    version = data.get("version")
+    if version is None:
+        raise RecipeError(f"{where}: version is missing: add `version: {VERSION}` (the layout this kit reads)")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise RecipeError(f"{where}: version={version!r} must be a whole number; this kit reads version {VERSION}")
+    if version > VERSION:
+        raise RecipeError(f"{where}: version {version} was written by a newer dlopt-kit; this one reads version "
+                          f"{VERSION}: update the kit (git pull, make setup) or ask for a version-{VERSION} recipe")
+    if version < VERSION:
+        raise RecipeError(f"{where}: version {version} is older than any layout this kit wrote (version {VERSION} "
+                          f"is the first); rewrite it in version {VERSION}'s layout: {', '.join(KEYS)}")
+    try:
+        checks.known_names("recipe key(s)", data, KEYS)
+    except ValueError as exc:
+        raise RecipeError(f"{where}: {exc}") from None
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise RecipeError(f"{where}: name={name!r} must be a short text naming the recipe, e.g. `name: dropout 0.3`")
+    dataset = data.get("dataset", "fashion_mnist")
+    try:
+        checks.choice("dataset", dataset, (*STORED, *SYNTHETIC))
+        sizes = {k: None if data.get(k, d) is None else checks.whole(k, data.get(k, d), 1)
+                 for k, d in (("train_per_class", 300), ("eval_per_class", 200))}
+        seeds = tuple(checks.seeds("seeds", data.get("seeds", [0, 1, 2])))
+        corruption = _corruption(data.get("corruption"))
+    except ValueError as exc:
+        raise RecipeError(f"{where}: {exc}") from None
+    return Recipe(name.strip(), _config(data.get("config", {}), where), dataset, sizes["train_per_class"],
+                  sizes["eval_per_class"], seeds, corruption)
+
+
+def _corruption(value: Any) -> tuple[str, float] | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping) or set(value) != {"kind", "rate"}:
+        raise ValueError(f"corruption={value!r} must be a mapping with kind and rate, e.g. "
+                         "{kind: label_noise, rate: 0.2}, or left out")
+    kind = checks.choice("corruption.kind", value["kind"], CORRUPTIONS)
+    return kind, checks.number("corruption.rate", value["rate"], 0.0, 1.0, high_open=kind != "thin_class")
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate the recipe at ``path`` (YAML or JSON, by its suffix)."""
+    path = Path(path)
+    if path.suffix not in SUFFIXES:
+        raise RecipeError(f"{path}: a recipe file ends in {', '.join(SUFFIXES)}")
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise RecipeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        if path.suffix == ".json":
+            data = json.loads(text)
+        else:
+            import yaml
+
+            data = yaml.safe_load(text)
+    except Exception as exc:  # noqa: BLE001 - yaml and json raise their own error types
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RecipeError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({first})") from None
+    return recipe_from_dict(data, str(path))
+
+
+def same_data(recipes: Sequence[Recipe]) -> tuple[str, int | None]:
+    """The dataset and validation/test size all ``recipes`` share, or RecipeError naming the one that differs:
+    recipes compared side by side must be scored on the same images. The training size may differ (the validation
+    and test splits do not depend on it): "would more labels help?" is a fair question for a comparison."""
+    first = (recipes[0].dataset, recipes[0].eval_per_class)
+    for r in recipes[1:]:
+        if (r.dataset, r.eval_per_class) != first:
+            raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} use different data ({first} vs "
+                              f"{(r.dataset, r.eval_per_class)}): recipes compared together need the same dataset "
+                              "and eval_per_class (train_per_class may differ)")
+    return first
+
+
+def _flat(recipe: Recipe) -> dict[str, Any]:
+    plain = recipe.to_dict()
+    del plain["version"], plain["name"], plain["config"]
+    kind, rate = recipe.corruption or ("none", 0.0)
+    plain["corruption"] = f"{kind} {rate:g}" if recipe.corruption else "none"
+    config = {k: v for k, v in recipe.config.to_dict().items() if k != "seed"}
+    augment = config.pop("augment", {}) or {}
+    return {**plain, **{f"config.{k}": v for k, v in config.items()},
+            **{f"config.augment.{k}": v for k, v in augment.items()}}
+
+
+def diff(recipes: Sequence[Recipe]) -> pd.DataFrame:
+    """What differs between ``recipes``, field by field: a row per field whose value is not the same in all of them
+    (data, seeds and every config field, as ``config.<field>``), a column per recipe name. Empty when the recipes
+    differ only by name."""
+    if not recipes:
+        raise RecipeError("diff needs at least one recipe")
+    flat = {r.name: _flat(r) for r in recipes}
+    fields = list(dict.fromkeys(k for values in flat.values() for k in values))
+    differing = [f for f in fields if len({repr(values.get(f)) for values in flat.values()}) > 1]
+    return pd.DataFrame({name: [values.get(f) for f in differing] for name, values in flat.items()},
+                        index=pd.Index(differing, name="field"))
