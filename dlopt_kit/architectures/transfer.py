@@ -29,6 +29,7 @@ from torch import nn
 
 from dlopt_kit.core import checks
 from dlopt_kit.core.data import Splits
+from dlopt_kit.core.regularize import param_groups
 
 MODES = ("scratch", "probe", "last", "full")
 LITE0_SHA256 = "579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db"
@@ -133,8 +134,9 @@ def _reset(module: nn.Module) -> None:
 class TransferNet(nn.Module):
     """``backbone`` -> a new linear head of ``num_classes``. ``mode`` decides what trains (see the module's doc);
     frozen parts stay in eval mode while training, so their batch-norm statistics stay the pretrained ones.
-    ``backbone_lr_scale`` (``make_optimizer`` reads it) multiplies the learning rate of the backbone's trainable
-    parameters: 0.1 trains them ten times more gently than the new head."""
+    ``backbone_lr_scale`` multiplies the learning rate of the backbone's trainable parameters (discriminative
+    learning rates: 0.1 trains them ten times more gently than the new head); ``optimizer_groups`` hands the groups
+    to the core's ``make_optimizer``."""
 
     def __init__(self, backbone: nn.Module, num_classes: int, mode: str = "probe",
                  backbone_lr_scale: float = 1.0) -> None:
@@ -165,6 +167,21 @@ class TransferNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(x))
+
+    def optimizer_groups(self, weight_decay: float, lr: float) -> list[dict]:
+        """The core's groups (weights decayed, biases and norm parameters not), each split into the head's part at
+        ``lr`` and the backbone's at ``lr * backbone_lr_scale``."""
+        groups = param_groups(self, weight_decay)
+        if self.backbone_lr_scale == 1.0:
+            return groups
+        inside = {id(p) for p in self.backbone.parameters()}
+        out = []
+        for group in groups:
+            head = [p for p in group["params"] if id(p) not in inside]
+            body = [p for p in group["params"] if id(p) in inside]
+            out += [{**group, "params": head}] if head else []
+            out += [{**group, "params": body, "lr": lr * self.backbone_lr_scale}] if body else []
+        return out
 
 
 def _key(backbone: nn.Module, data: Splits) -> tuple:

@@ -110,28 +110,15 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def _discriminative(groups: list[dict], model: nn.Module, lr: float) -> list[dict]:
-    scale, backbone = getattr(model, "backbone_lr_scale", 1.0), getattr(model, "backbone", None)
-    if backbone is None or scale == 1.0:
-        return groups
-    inside = {id(p) for p in backbone.parameters()}
-    out = []
-    for group in groups:
-        head = [p for p in group["params"] if id(p) not in inside]
-        body = [p for p in group["params"] if id(p) in inside]
-        out += [{**group, "params": head}] if head else []
-        out += [{**group, "params": body, "lr": lr * scale}] if body else []
-    return out
-
-
 def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer:
     """The optimizer ``config.optimizer`` names, with its lr, and ``weight_decay`` on the weights only (biases and
     norm parameters are not decayed; see ``regularize``). As PyTorch documents it, sgd and adam add
     ``weight_decay * w`` to the gradient (coupled: Adam then rescales it with the rest), adamw multiplies the weights
-    by ``1 - lr * weight_decay`` before the Adam step (decoupled, Loshchilov & Hutter 2019). A model with a
-    ``backbone`` and a ``backbone_lr_scale`` (``transfer.TransferNet``) gets discriminative learning rates: the
-    backbone's trainable parameters train at ``lr * backbone_lr_scale``, the rest at ``lr``."""
-    groups = _discriminative(param_groups(model, config.weight_decay), model, config.lr)
+    by ``1 - lr * weight_decay`` before the Adam step (decoupled, Loshchilov & Hutter 2019). A model may say how
+    its parameters are grouped by defining ``optimizer_groups(weight_decay, lr) -> list[dict]`` (lesson 03's
+    ``TransferNet`` does, to give its backbone a smaller lr); otherwise ``regularize.param_groups`` groups them."""
+    own = getattr(model, "optimizer_groups", None)
+    groups = own(config.weight_decay, config.lr) if own is not None else param_groups(model, config.weight_decay)
     if config.optimizer == "sgd":
         return torch.optim.SGD(groups, lr=config.lr, momentum=config.momentum, weight_decay=0.0)
     kind = torch.optim.Adam if config.optimizer == "adam" else torch.optim.AdamW
