@@ -138,3 +138,14 @@ def test_notebooks_import_only_public_names(notebook):
         assert module in allowed, f"{notebook.name} imports {module}: use dlopt_kit, dlopt_kit.{stem}, panels or cli"
         public = importlib.import_module(module).__all__
         assert set(names) <= set(public), f"{notebook.name} imports {set(names) - set(public)} from {module}"
+
+
+def test_lesson_00s_panel_loads_without_the_other_lessons():
+    import subprocess
+    import sys
+
+    code = ("import sys; from dlopt_kit.panels import TrainingPanel; from dlopt_kit.cli import main; "
+            "print(sorted(m for m in ('optuna', 'cleanlab', 'river', 'dlopt_kit.hyperparameter_tuning', "
+            "'dlopt_kit.panels.sandbox') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]", out
