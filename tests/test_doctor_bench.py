@@ -83,3 +83,13 @@ def test_setup_few_shot_uses_the_budget_few_shot_sizes(capsys, monkeypatch):
     assert torch.bincount(session.data.y_train).tolist() == [budget.few_shot_per_class] * 10
     assert len(session.data.y_val) == 300 and len(session.data.y_test) == 10 * budget.few_shot_eval_per_class
     assert "600/300/1000" in capsys.readouterr().out
+
+
+def test_doctor_advises_an_installed_kit_with_its_own_commands(monkeypatch):
+    from dlopt_kit.core import paths
+
+    assert "make setup" in doctor.advice()["install"]  # this checkout
+    monkeypatch.setattr(paths, "checkout", lambda: None)
+    fix = doctor.advice()
+    assert "dlopt-kit[course]" in fix["install"] and "dlopt-kit prepare" in fix["prepare"]
+    assert "make" not in " ".join(fix.values())
