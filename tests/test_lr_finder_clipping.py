@@ -9,8 +9,9 @@ import torch
 
 from dlopt_kit.core.compare import best_rows, compare, epochs_to_reach
 from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.fit_callbacks import clip_gradients
 from dlopt_kit.core.models import build_model
-from dlopt_kit.core.training import _clip, fit
+from dlopt_kit.core.training import fit
 from dlopt_kit.efficient_training.clipping import share_clipped, suggest_clip
 from dlopt_kit.efficient_training.lr_finder import find_lr, smooth, steepest_index, valley_index
 
@@ -75,7 +76,7 @@ def _model_with_grads(scale: float) -> torch.nn.Module:
 def test_clip_by_norm_rescales_to_the_threshold_and_reports_the_norm_before():
     net = _model_with_grads(10.0)
     before = torch.nn.utils.get_total_norm([p.grad for p in net.parameters()])
-    norm, clipped = _clip(list(net.parameters()), SGD.replace(grad_clip=1.0), measure=False)
+    norm, clipped = clip_gradients(list(net.parameters()), SGD.replace(grad_clip=1.0), measure=False)
     assert norm == pytest.approx(before.item()) and bool(clipped)
     assert torch.nn.utils.get_total_norm([p.grad for p in net.parameters()]) == pytest.approx(1.0, rel=1e-4)
 
@@ -83,10 +84,10 @@ def test_clip_by_norm_rescales_to_the_threshold_and_reports_the_norm_before():
 def test_clip_by_value_clamps_each_element():
     net = _model_with_grads(1.0)
     largest = max(p.grad.abs().max() for p in net.parameters())
-    norm, clipped = _clip(list(net.parameters()), SGD.replace(grad_clip=0.5, clip_by="value"), measure=True)
+    norm, clipped = clip_gradients(list(net.parameters()), SGD.replace(grad_clip=0.5, clip_by="value"), measure=True)
     assert bool(clipped) and largest > 0.5 and norm is not None
     assert max(p.grad.abs().max() for p in net.parameters()) <= 0.5
-    _, never = _clip(list(net.parameters()), SGD.replace(grad_clip=0.5, clip_by="value"), measure=False)
+    _, never = clip_gradients(list(net.parameters()), SGD.replace(grad_clip=0.5, clip_by="value"), measure=False)
     assert not bool(never)  # already inside the bound: not clipped again
 
 

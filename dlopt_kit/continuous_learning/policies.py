@@ -27,6 +27,7 @@ import torch
 from dlopt_kit.continuous_learning.monitors import Monitor, Reference, batch_signals, check
 from dlopt_kit.continuous_learning.stream import Stream
 from dlopt_kit.core import checks
+from dlopt_kit.core.callbacks import StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import evaluate, fit, predict_proba
@@ -147,10 +148,10 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
         rows.append({"batch": t, "severity": stream.severity[t], "accuracy": accuracy, "alarm": alarm,
                      "retrained": retrained, "compute": compute, "version": len(registry.versions) - 1})
         if on_batch is not None and on_batch(t, rows[-1]):
-            ended = "stopped by the user"
+            ended = StopReason.STOPPED.value
             break
     else:
-        ended = "completed"
+        ended = StopReason.COMPLETED.value
     frame = pd.DataFrame(rows).set_index("batch")
     frame.attrs["ended"] = ended
     return frame, registry

@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from dlopt_kit.core import checks
+from dlopt_kit.core.callbacks import higher_is_better
 from dlopt_kit.core.config import RunConfig, describe, differing_fields
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit
@@ -113,7 +114,7 @@ def epochs_to_reach(table: pd.DataFrame, target: float, metric: str = "val_acc")
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
     target = checks.finite("target", target)
-    lower = metric.endswith("loss")
+    lower = not higher_is_better(metric)
     never = int(table["epoch"].max()) + 1
 
     def first(run: pd.DataFrame) -> int:

@@ -24,21 +24,16 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from dlopt_kit.core import checks
+from dlopt_kit.core.callbacks import StopReason
 from dlopt_kit.core.compare import compare, label_configs, run_frame
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.device import as_device, get_device, seed_everything
+from dlopt_kit.core.fit_callbacks import GRAD_NORM_EVERY, BestWeights, DivergenceGuard, divergence_message
 from dlopt_kit.core.history import History
 from dlopt_kit.core.models import build_model
-from dlopt_kit.core.regularize import NEAR_ZERO
-from dlopt_kit.core.training import (
-    EXPLODE_FACTOR,
-    GRAD_NORM_EVERY,
-    FitResult,
-    check_fit,
-    divergence_message,
-    train_batcher,
-)
+from dlopt_kit.core.regularize import weight_stats
+from dlopt_kit.core.training import FitResult, check_fit, evaluate, train_batcher
 
 #: the fields that may differ between the configs of one parallel run
 VARYING = ("lr", "weight_decay", "seed")
@@ -149,17 +144,16 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
         return F.cross_entropy(logits, yb), logits
 
     step_fn = vmap(grad_and_value(loss_and_logits, has_aux=True), in_dims=(0, None, None))
-    logits_fn = vmap(lambda p, x: functional_call(base, p, (x,)), in_dims=(0, None))
+    probe = copy.deepcopy(template)  # one config's weights at a time, for fit's evaluate, weight_stats, best weights
     optimizer = _Optimizer(configs, flat, params)
     batcher = train_batcher(first, data, device)
     x_val, y_val = data.x_val.to(device, torch.float32), data.y_val.to(device)
     active = [True] * n
     stopped_in = [0] * n  # the epoch in which a config diverged
     reasons = [""] * n
-    first_loss: list[float | None] = [None] * n
+    guards = [DivergenceGuard() for _ in range(n)]  # fit's rules, per config
+    bests = [BestWeights(first.monitor) for _ in range(n)]
     histories = [History() for _ in range(n)]
-    best: list[tuple[float, int | None, dict | None]] = [(-math.inf, None, None)] * n
-    sign = -1.0 if first.monitor.endswith("loss") else 1.0
     for epoch in range(1, first.epochs + 1):
         started = time.perf_counter()
         loss_sum, correct, seen, steps = [0.0] * n, [0] * n, [0] * n, [0] * n
@@ -170,11 +164,9 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
             for i, value in enumerate(values):
                 if not active[i]:
                     continue
-                if first_loss[i] is None:
-                    first_loss[i] = value
-                if not value <= EXPLODE_FACTOR * max(first_loss[i], 1.0):  # fit's rule, per config
+                if guards[i].diverged(value):
                     active[i], stopped_in[i] = False, epoch
-                    reasons[i] = divergence_message(configs[i], epoch, steps[i] + 1, value, first_loss[i])
+                    reasons[i] = divergence_message(configs[i], epoch, steps[i] + 1, value, guards[i].first)
             if not any(active):
                 break
             grad = torch.cat([g.flatten(1) for g in grads.values()], 1)
@@ -190,54 +182,26 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
                     steps[i] += 1
         seconds = (time.perf_counter() - started) / n
         recorded = [i for i in range(n) if steps[i] and (active[i] or stopped_in[i] == epoch)]
-        if recorded:
-            val = _evaluate_stacked(logits_fn, params, x_val, y_val)
-            stats = _weight_stats(params)
-            mean_norm = torch.stack(norms).mean(0).tolist()
+        mean_norm = torch.stack(norms).mean(0).tolist() if recorded else []
         for i in recorded:
+            probe.load_state_dict({k: v[i] for k, v in params.items()})
+            val_loss, val_acc = evaluate(probe, x_val, y_val)
             record = {"epoch": epoch, "train_loss": loss_sum[i] / seen[i], "train_acc": correct[i] / seen[i],
-                      "val_loss": val[i][0], "val_acc": val[i][1], "lr": configs[i].lr, "grad_norm": mean_norm[i],
-                      "seconds": seconds, **stats[i]}
+                      "val_loss": val_loss, "val_acc": val_acc, "lr": configs[i].lr, "grad_norm": mean_norm[i],
+                      "seconds": seconds, **weight_stats(probe)}
             histories[i].append(record)
-            score = sign * record[first.monitor]
-            if math.isfinite(score) and score > best[i][0]:
-                best[i] = (score, epoch, {k: v[i].clone() for k, v in params.items()})
+            bests[i].update(record, probe)
         if not any(active):
             break
     results = []
     for i, config in enumerate(configs):
         model = copy.deepcopy(template)
         model.load_state_dict({k: v[i] for k, v in params.items()})
-        _, epoch, state = best[i]
-        result = FitResult(config, histories[i], model, state, epoch, reasons[i] or "completed", device=device.type)
+        result = FitResult(config, histories[i], model, bests[i].best_state, bests[i].best_epoch,
+                           reasons[i] or StopReason.COMPLETED.value, device=device.type)
         result.restore_best()
         results.append(result)
     return results
-
-
-@torch.no_grad()
-def _evaluate_stacked(logits_fn, params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-                      batch_size: int = 1024) -> list[tuple[float, float]]:
-    """Each config's mean cross-entropy and accuracy on ``(x, y)``, as ``training.evaluate`` computes them."""
-    loss_sum, correct = 0.0, 0
-    for lo in range(0, len(x), batch_size):
-        logits = logits_fn(params, x[lo:lo + batch_size])  # (configs, rows, classes)
-        yb = y[lo:lo + batch_size]
-        n, rows, classes = logits.shape
-        losses = F.cross_entropy(logits.reshape(-1, classes), yb.repeat(n), reduction="none").view(n, rows)
-        loss_sum = loss_sum + losses.double().sum(1)
-        correct = correct + (logits.argmax(-1) == yb).sum(1)
-    return [(float(s) / len(x), int(c) / len(x)) for s, c in zip(loss_sum, correct, strict=True)]
-
-
-@torch.no_grad()
-def _weight_stats(params: dict[str, torch.Tensor]) -> list[dict[str, float]]:
-    """``regularize.weight_stats`` for each config of stacked parameters."""
-    stacked = [p for p in params.values() if p.ndim >= 3]
-    squares = torch.stack([p.float().pow(2).flatten(1).sum(1) for p in stacked]).sum(0)
-    small = torch.stack([(p.abs() < NEAR_ZERO).flatten(1).sum(1) for p in stacked]).sum(0)
-    total = sum(p[0].numel() for p in stacked)
-    return [{"weight_norm": float(s.sqrt()), "near_zero": int(k) / total} for s, k in zip(squares, small, strict=True)]
 
 
 def _probe_splits(data: Splits, rows: int) -> Splits:

@@ -29,7 +29,7 @@ import torch
 from optuna.trial import TrialState
 
 from dlopt_kit.core import checks, paths
-from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent
+from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent, StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import evaluate, fit
@@ -38,7 +38,7 @@ METHODS = ("grid", "random", "qmc", "tpe", "gp")
 PRUNERS = ("none", "median", "sha", "hyperband")
 KINDS = ("log", "float", "int", "choice")
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-STOPPED = "stopped by the user"
+STOPPED = StopReason.STOPPED.value  # the trials' stop_reason attr: a plain string in the storage
 
 
 @dataclass(frozen=True)
@@ -218,13 +218,13 @@ class Objective:
                 records = [{"epoch": 0, "val_acc": evaluate(result.model, self.data.x_val, self.data.y_val)[1]}]
             reason = result.stop_reason
         else:
-            records, reason = self._replay(trial, history), "completed (cached)"
+            records, reason = self._replay(trial, history), f"{StopReason.COMPLETED} (cached)"
         trial.set_user_attr("seconds", time.perf_counter() - started)
         pruned_at = trial.user_attrs.get("pruned_at")
         spent = pruned_at or max(r["epoch"] for r in records)
         trial.set_user_attr("epochs", spent)
         if pruned_at:
-            trial.set_user_attr("stop_reason", f"pruned after epoch {pruned_at}")
+            trial.set_user_attr("stop_reason", f"{StopReason.PRUNED} after epoch {pruned_at}")
             raise optuna.TrialPruned(f"pruned after epoch {pruned_at}")
         best = max(records, key=lambda r: r["val_acc"])
         trial.set_user_attr("best_epoch", best["epoch"])
@@ -244,7 +244,7 @@ class Objective:
     def _callbacks(self, trial: optuna.Trial) -> list:
         def on_epoch(state: Any, history: Any, **_: Any) -> None:
             if self._report(trial, history[-1]):
-                state.stop_training, state.stop_reason = True, "pruned"
+                state.stop_training, state.stop_reason = True, StopReason.PRUNED
 
         return [LambdaCallback(on_epoch=on_epoch), *([StopOnEvent(self.stop)] if self.stop is not None else [])]
 
