@@ -1,5 +1,7 @@
 """Every panel of the course: ``dlopt_kit/panels/<stem>.py`` serves ``notebooks/NN_<stem>.ipynb``.
 
+- ``base``: ``RunStopPanel`` (the Run/Stop lifecycle of a background worker: thread, Stop event, buttons, status
+  line, ``wait``) and the controls every panel builds from a spec; the base of every panel below.
 - ``training``: ``TrainingPanel`` (Run, Stop, live plot, progress, results table), ``Control``, ``default_spec``;
   lesson 00, and the base of every lesson's training panel.
 - ``data_quality``: ``data_quality_panel`` (corruption, rate, fix) and ``boundary_panel`` (2-D sets, features);
@@ -30,6 +32,7 @@ from typing import Any
 _WHERE = {
     "Control": "training", "TrainingPanel": "training", "build_control": "training",
     "config_from_values": "training", "dataset_loader": "training", "default_spec": "training",
+    "RunStopPanel": "base",
     "boundary_panel": "data_quality", "data_quality_panel": "data_quality",
     "AugmentGallery": "augmentation", "config_with_augment": "augmentation",
     "architecture_panel": "architectures",

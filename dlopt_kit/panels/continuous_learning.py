@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import html
 import math
-import threading
 import time
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import ipywidgets as W
@@ -28,7 +29,7 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.plots import figure_png
 from dlopt_kit.core.training import fit
-from dlopt_kit.panels.training import Control, PanelControls, build_control, control_grid
+from dlopt_kit.panels.base import Control, PanelControls, RunStopPanel, build_control, control_grid
 
 MONITORS = ("input_ks", "prediction_psi", "confidence", "adwin on correct")
 
@@ -42,7 +43,7 @@ def make_monitor(name: str, threshold: float) -> Threshold | Detector:
     return Threshold(name, threshold, below=name == "confidence")
 
 
-class StreamPanel(PanelControls):
+class StreamPanel(PanelControls, RunStopPanel):
     """Run/Stop dashboard over ``policies.serve``: drift kind and speed, policy, monitor and its threshold (unused by
     ``adwin on correct``, which has none), retrain interval, replay share, the share of batches whose labels come
     back and how many batches late, stream length and seed. The drift starts a third of the way in and a gradual one
@@ -62,19 +63,13 @@ class StreamPanel(PanelControls):
                      Control("delay", "int", delay, label="label delay"),
                      Control("batches", "int", 40), Control("seed", "int", 0)]
         self.controls = {c.name: build_control(c) for c in self.spec}
-        self.run_button = W.Button(description="Run", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        super().__init__()  # Run, Stop, the status line and the worker thread
         self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
-        self.status, self.table = W.HTML(), W.HTML()
+        self.table = W.HTML()
         self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.frames: list[pd.DataFrame] = []
         self.rows: list[dict[str, Any]] = []
-        self.error: str | None = None
         self._models: dict[int, Any] = {}
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.run_button.on_click(self.on_run)
-        self.stop_button.on_click(lambda _b: self._stop.set())
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), control_grid(list(self.controls.values())),
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status, self.plot,
                               self.table])
@@ -91,42 +86,23 @@ class StreamPanel(PanelControls):
         monitor = make_monitor(values["monitor"], values["threshold"])
         return spec, policy, monitor, batches, seed
 
-    # ------------------------------------------------------------ buttons
-    def on_run(self, _button: Any = None) -> None:
-        if self.running:
-            self._say("A run is in progress: press Stop first.", "orange")
-            return
+    # ------------------------------------------------------------ Run
+    def start(self) -> Callable[[], object] | None:
+        """The stream the controls describe, or None (said in the status line) when a setting is bad."""
         values = self.values()
         try:
             settings = self.settings(values)
         except ValueError as exc:  # a bad setting: say so, keep every earlier run
-            self.error = str(exc)
-            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
-            return
-        self.error = None
-        self._stop.clear()
-        self.run_button.disabled, self.stop_button.disabled = True, False
+            return self._not_started(exc)
         self.progress.max, self.progress.value, self.progress.description = settings[3], 0, "streaming"
         self._say(f"Run {len(self.rows) + 1}: streaming {settings[3]} batches…", "black")
-        self._thread = threading.Thread(target=self._serve, args=(values, settings), daemon=True)
-        self._thread.start()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+        return partial(self._serve, values, settings)
 
     def run(self, wait: bool = True, **values: Any) -> pd.DataFrame | None:
         """Set controls, click Run and (by default) wait; returns the run's per-batch frame (None if refused)."""
-        try:
-            self.set_values(**values)
-        except ValueError as exc:
-            self.error = str(exc)
-            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
-            return None
         before = len(self.frames)
-        self.run_button.click()
-        if wait:
-            self.wait()
+        if not self._press_run(wait, values):
+            return None
         return self.frames[-1] if len(self.frames) > before else None
 
     # ------------------------------------------------------------ the worker thread
@@ -138,50 +114,43 @@ class StreamPanel(PanelControls):
     def _serve(self, values: dict[str, Any], settings: tuple) -> None:
         spec, policy, monitor, batches, seed = settings
         started = time.perf_counter()
-        try:
-            source = self.pool if self.pool is not None else self.data
-            stream = make_stream(source, spec, batches, self.batch_size, seed, delay=values["delay"],
-                                 labelled=values["labelled"], split="val", replace=self.pool is None)
-            model = self._model(seed)
-            so_far: list[dict] = []
+        # a failure is shown by RunStopPanel ("Run failed: ..."); earlier runs stay
+        source = self.pool if self.pool is not None else self.data
+        stream = make_stream(source, spec, batches, self.batch_size, seed, delay=values["delay"],
+                             labelled=values["labelled"], split="val", replace=self.pool is None)
+        model = self._model(seed)
+        so_far: list[dict] = []
 
-            def on_batch(t: int, row: dict) -> bool:
-                so_far.append(row)
-                self.progress.value = t + 1
-                if t % 3 == 2 or t == batches - 1:
-                    self.plot.value = figure_png(live_plot(pd.DataFrame(so_far), stream.drift_point, batches))
-                    self.plot.layout.display = None
-                return self._stop.is_set()
+        def on_batch(t: int, row: dict) -> bool:
+            so_far.append(row)
+            self.progress.value = t + 1
+            if t % 3 == 2 or t == batches - 1:
+                self.plot.value = figure_png(live_plot(pd.DataFrame(so_far), stream.drift_point, batches))
+                self.plot.layout.display = None
+            return self._stop.is_set()
 
-            frame, registry = serve(model, stream, self.data, policy, monitor, seed, on_batch)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel; earlier runs stay
-            self.error = f"{type(exc).__name__}: {exc}"
-            self._say(f"Run failed: {html.escape(self.error)}", "crimson")
-        else:
-            self.frames.append(frame)
-            drifted = frame[frame["severity"] > 0]
-            after = float(drifted["accuracy"].mean()) if len(drifted) else math.nan
-            ended = frame.attrs["ended"]
-            self.rows.append({"run": len(self.frames), **values, "batches run": len(frame),
-                              "accuracy after drift": after, "alarms": int(frame["alarm"].sum()),
-                              "false alarms": int(frame["alarm"][frame["severity"] == 0].sum()),
-                              "retrains": int(frame["retrained"].sum()), "compute": int(frame["compute"].iloc[-1]),
-                              "old data val_acc": registry.versions[-1].metrics["old_val_acc"],
-                              "seconds": round(time.perf_counter() - started, 1), "ended": ended})
-            self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
-            shown = "no drifted batch yet" if math.isnan(after) else f"accuracy after the drift {after:.3f}"
-            self._say(f"Run {len(self.frames)}: {ended}; {shown}, "
-                      f"{self.rows[-1]['retrains']} retrain(s), compute {self.rows[-1]['compute']} examples.", "green")
-        finally:
-            self.progress.value, self.progress.description = self.progress.max, "idle"
-            self.run_button.disabled, self.stop_button.disabled = False, True
+        frame, registry = serve(model, stream, self.data, policy, monitor, seed, on_batch)
+        self.frames.append(frame)
+        drifted = frame[frame["severity"] > 0]
+        after = float(drifted["accuracy"].mean()) if len(drifted) else math.nan
+        ended = frame.attrs["ended"]
+        self.rows.append({"run": len(self.frames), **values, "batches run": len(frame),
+                          "accuracy after drift": after, "alarms": int(frame["alarm"].sum()),
+                          "false alarms": int(frame["alarm"][frame["severity"] == 0].sum()),
+                          "retrains": int(frame["retrained"].sum()), "compute": int(frame["compute"].iloc[-1]),
+                          "old data val_acc": registry.versions[-1].metrics["old_val_acc"],
+                          "seconds": round(time.perf_counter() - started, 1), "ended": ended})
+        self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
+        shown = "no drifted batch yet" if math.isnan(after) else f"accuracy after the drift {after:.3f}"
+        self._say(f"Run {len(self.frames)}: {ended}; {shown}, "
+                  f"{self.rows[-1]['retrains']} retrain(s), compute {self.rows[-1]['compute']} examples.", "green")
+
+    def on_done(self) -> None:
+        self.progress.value, self.progress.description = self.progress.max, "idle"
 
     def results_frame(self) -> pd.DataFrame:
         """Every finished run, one row each (validation-split stream)."""
         return pd.DataFrame(self.rows)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def live_plot(frame: pd.DataFrame, drift_point: int | None, batches: int) -> Figure:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import html
-import threading
+from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from dlopt_kit.classroom.study import check_data, connect, join, objective_for, storage_url, work
+from dlopt_kit.core.callbacks import StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.plots import figure_png
@@ -36,7 +37,7 @@ from dlopt_kit.hyperparameter_tuning.search import (
     run_study,
     trials_table,
 )
-from dlopt_kit.panels.training import Control, build_control, control_grid, control_value
+from dlopt_kit.panels.base import Control, PanelControls, RunStopPanel, build_control, control_grid
 
 _LR, _WD = LESSON04_SPACE.params["lr"], LESSON04_SPACE.params["weight_decay"]
 SPEC = (Control("method", "choice", "tpe", METHODS), Control("trials", "int", 9),
@@ -72,24 +73,22 @@ def data_fingerprint(data: Splits) -> str:
     return f"{data.name}:{sizes}:{hashlib.sha1(labels).hexdigest()[:12]}"
 
 
-class TuningPanel:
+class TuningPanel(PanelControls, RunStopPanel):
     """Run/Stop panel over one stored Optuna study (``runs/<name>.db``; ``storage="memory"`` keeps it in memory)."""
+
+    busy_text = "A study is running: press Stop first."
+    failed_text = "Study failed"
 
     def __init__(self, data: Splits, base: RunConfig, storage: str | None = None, prefix: str = "lesson04",
                  seed: int = 0, title: str = "Tune: one Optuna study") -> None:
         self.data, self.base, self.storage, self.prefix, self.seed = data, base, storage, prefix, seed
         self.spec = [c if c.name != "epochs" else Control("epochs", "int", base.epochs) for c in SPEC]
         self.controls = {c.name: build_control(c) for c in self.spec}
-        self.run_button = W.Button(description="Run", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        super().__init__()  # Run, Stop, the status line and the worker thread
         self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
-        self.status = W.HTML()
         self.plot = W.Image(format="png", layout=W.Layout(max_width="600px", display="none"))
         self.table = W.HTML()
         self.study: optuna.Study | None = None
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         style = {"description_width": "initial"}
         self.class_controls = {
             "join": W.Checkbox(value=False, description="join class study", indent=False),
@@ -97,29 +96,22 @@ class TuningPanel:
                                     style=style),
             "your_name": W.Text(description="your name", placeholder="shown on the leaderboard", style=style),
             "class_study": W.Text(value="class", description="class study", style=style)}
-        self.run_button.on_click(self.on_run)
-        self.stop_button.on_click(self.on_stop)
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), control_grid(list(self.controls.values())),
                               control_grid(list(self.class_controls.values())),
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status, self.plot,
                               self.table])
 
     # ------------------------------------------------------------ settings
-    def values(self) -> dict[str, Any]:
-        kinds = {c.name: c.kind for c in self.spec}
-        return {name: int(w.value) if kinds[name] == "int" and float(w.value).is_integer() else w.value
-                for name, w in self.controls.items()}
-
     def set_values(self, **values: Any) -> None:
-        known = {c.name: c for c in self.spec}
+        """Set the study's controls and the class-study boxes by name (ValueError naming a bad one)."""
         for name in values:
-            if name not in known and name not in self.class_controls:
+            if name not in self.controls and name not in self.class_controls:
                 raise ValueError(f"control {name!r} does not exist; allowed: "
-                                 f"{', '.join([*known, *self.class_controls])}")
-        for name in [n for n in values if n in self.class_controls]:
-            self.class_controls[name].value = values.pop(name)
-        for name, value in {n: control_value(known[n], v) for n, v in values.items()}.items():
-            self.controls[name].value = value
+                                 f"{', '.join([*self.controls, *self.class_controls])}")
+        joined = {n: values.pop(n) for n in [n for n in values if n in self.class_controls]}
+        super().set_values(**values)  # first: a refused value changes no box
+        for name, value in joined.items():
+            self.class_controls[name].value = value
 
     def settings(self, values: dict[str, Any]) -> tuple[SearchSpace, RunConfig, str]:
         """The space, the base config and the study name for ``values`` (ValueError naming a bad one)."""
@@ -134,15 +126,9 @@ class TuningPanel:
         name = f"{self.prefix}-{values['method']}-{values['pruner']}-{hashlib.sha1(key.encode()).hexdigest()[:8]}"
         return space, base, name
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    # ------------------------------------------------------------ buttons
-    def on_run(self, _button: Any = None) -> None:
-        if self.running:
-            self._say("A study is running: press Stop first.", "orange")
-            return
+    # ------------------------------------------------------------ Run
+    def start(self) -> Callable[[], object] | None:
+        """Open (or resume) the study the controls name, or join the class study; None when a setting is bad."""
         values = self.values()
         try:
             if self.class_controls["join"].value:
@@ -154,20 +140,15 @@ class TuningPanel:
                 objective = Objective(base, self.data, space, stop=self._stop)
                 runner = lambda after: run_study(study, objective, values["trials"], callbacks=[after])  # noqa: E731
         except (ValueError, RuntimeError) as exc:  # a bad setting: say so, keep the table as it was
-            self.error = str(exc)
-            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
-            return
-        self.error, self.study = None, study
-        self._stop.clear()
-        self.run_button.disabled, self.stop_button.disabled = True, False
+            return self._not_started(exc)
+        self.study = study
         self.progress.max = values["trials"] + (finished(study) if self.class_controls["join"].value else 0)
         self.progress.value = finished(study)
         self.progress.description = "trials"
         resumed = f" (resumed: {finished(study)} finished before)" if finished(study) else ""
         self._say(f"Study {html.escape(study.study_name)}: running{resumed}…", "black")
         self._show(study)
-        self._thread = threading.Thread(target=self._search, args=(study, runner), daemon=True)
-        self._thread.start()
+        return lambda: self._search(study, runner)
 
     def _class_study(self, trials: Any) -> tuple[optuna.Study, Any]:
         """The class's shared study and a runner adding ``trials`` trials under this learner's name."""
@@ -182,29 +163,10 @@ class TuningPanel:
         objective = objective_for(study, self.data, name, stop=self._stop)
         return study, lambda after: work(study, objective, add=trials, on_trial=lambda t: after(study, t))
 
-    def on_stop(self, _button: Any = None) -> None:
-        self._stop.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is None:
-            return
-        try:
-            self._thread.join(timeout)
-        except KeyboardInterrupt:
-            self.on_stop()
-            self._thread.join()
-
     def run(self, wait: bool = True, **values: Any) -> pd.DataFrame | None:
         """Set controls, click Run and (by default) wait; returns the trials table (None when a value was refused)."""
-        try:
-            self.set_values(**values)
-        except ValueError as exc:
-            self.error = str(exc)
-            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
+        if not self._press_run(wait, values):
             return None
-        self.run_button.click()
-        if wait:
-            self.wait()
         return self.trials() if self.error is None else None
 
     # ------------------------------------------------------------ the worker thread
@@ -213,23 +175,19 @@ class TuningPanel:
             self.progress.value = min(finished(study), self.progress.max)
             self._show(study)
 
-        try:
-            ran = runner(after_trial)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel; finished trials stay in the study
-            self.error = f"{type(exc).__name__}: {exc}"
-            self._say(f"Study failed: {html.escape(self.error)}", "crimson")
-        else:
-            self._show(study)
-            stopped = self._stop.is_set()
-            best = f"; best validation accuracy {study.best_value:.3f}" if finished(study) and any(
-                t.state.name == "COMPLETE" for t in study.trials) else ""
-            colour = "orange" if stopped else "green"
-            ended = "stopped by the user" if stopped else "completed"
-            self._say(f"Study {html.escape(study.study_name)}: {ended}, {finished(study)} trial(s) finished "
-                      f"({ran} run now){best}.", colour)
-        finally:
-            self.progress.description = "idle"
-            self.run_button.disabled, self.stop_button.disabled = False, True
+        # a failure is shown by RunStopPanel ("Study failed: ..."); finished trials stay in the study
+        ran = runner(after_trial)
+        self._show(study)
+        stopped = self._stop.is_set()
+        best = f"; best validation accuracy {study.best_value:.3f}" if finished(study) and any(
+            t.state.name == "COMPLETE" for t in study.trials) else ""
+        colour = "orange" if stopped else "green"
+        ended = StopReason.STOPPED if stopped else StopReason.COMPLETED
+        self._say(f"Study {html.escape(study.study_name)}: {ended}, {finished(study)} trial(s) finished "
+                  f"({ran} run now){best}.", colour)
+
+    def on_done(self) -> None:
+        self.progress.description = "idle"
 
     def _show(self, study: optuna.Study) -> None:
         table = trials_table(study)
@@ -242,13 +200,7 @@ class TuningPanel:
         shown = table[columns].rename(columns={"value": "val_acc"})
         self.table.value = shown.to_html(index=False, float_format="{:.4g}".format, na_rep="")
 
-    def _say(self, message: str, colour: str) -> None:
-        self.status.value = f'<span style="color:{colour}">{message}</span>'
-
     # ------------------------------------------------------------ results
     def trials(self) -> pd.DataFrame:
         """The current study's trials table (validation accuracy only)."""
         return trials_table(self.study) if self.study is not None else pd.DataFrame()
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        return self.widget._repr_mimebundle_(**kwargs)

@@ -4,7 +4,8 @@ live. Watch starts the refreshing, Stop ends it; names are shown as text (HTML i
 from __future__ import annotations
 
 import html
-import threading
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import ipywidgets as W
@@ -12,11 +13,14 @@ import optuna
 import pandas as pd
 
 from dlopt_kit.classroom.study import StorageError, connect, join, leaderboard, progress, storage_url
-from dlopt_kit.panels.training import control_grid
+from dlopt_kit.panels.base import RunStopPanel, control_grid
 
 
-class LeaderboardPanel:
-    """Watch the shared study ``study`` at ``url`` (default: ``DLOPT_STORAGE``), refreshing every ``every`` s."""
+class LeaderboardPanel(RunStopPanel):
+    """Watch the shared study ``study`` at ``url`` (default: ``DLOPT_STORAGE``), refreshing every ``every`` s.
+    Watch is the Run button (``watch_button`` is ``run_button``)."""
+
+    busy_text = None  # Watch while watching: nothing to say, the board is already refreshing
 
     def __init__(self, study: str = "class", url: str | None = None, every: float = 5.0,
                  title: str = "Class leaderboard") -> None:
@@ -24,43 +28,32 @@ class LeaderboardPanel:
         self.study_box = W.Text(value=study, description="class study", style={"description_width": "initial"})
         self.every_box = W.FloatText(value=every, description="refresh every (s)",
                                      style={"description_width": "initial"})
-        self.watch_button = W.Button(description="Watch", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
-        self.status, self.progress, self.table = W.HTML(), W.HTML(), W.HTML()
+        super().__init__("Watch")  # Watch, Stop, the status line and the refreshing thread
+        self.watch_button = self.run_button
+        self.progress, self.table = W.HTML(), W.HTML()
         self.board = pd.DataFrame()
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.watch_button.on_click(self.on_watch)
-        self.stop_button.on_click(self.on_stop)
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), control_grid([self.study_box, self.every_box]),
                               W.HBox([self.watch_button, self.stop_button]), self.status, self.progress, self.table])
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def on_watch(self, _button: Any = None) -> None:
-        if self.running:
-            return
+    def start(self) -> Callable[[], object] | None:
+        """Join the study the box names and show it once; None (said in the status line) when a value is bad."""
         every = self.every_box.value
         try:
             if not 1 <= every <= 3600:
                 raise ValueError(f"refresh every={every!r} s is out of range: allowed is 1 to 3600 seconds")
             study = join(connect(self.url or storage_url()), self.study_box.value.strip())
         except (ValueError, StorageError) as exc:  # a bad value: say so, keep the last board shown
-            self.error = str(exc)
-            self._say(f"Not watching: {html.escape(str(exc))}", "crimson")
-            return
-        self.error = None
-        self._stop.clear()
-        self.watch_button.disabled, self.stop_button.disabled = True, False
+            return self._not_started(exc, "Not watching")
         self.refresh(study)
-        self._thread = threading.Thread(target=self._loop, args=(study, every), daemon=True)
-        self._thread.start()
+        return partial(self._loop, study, every)
+
+    def on_watch(self, _button: Any = None) -> None:
+        """The Watch button (the Run button of ``RunStopPanel``)."""
+        self.on_run()
 
     def on_stop(self, _button: Any = None) -> None:
-        self._stop.set()
+        """Stop refreshing, wait for the thread (at most 10 s) and say so: the board keeps the last refresh."""
+        super().on_stop()
         if self._thread is not None:
             self._thread.join(10)
         self.watch_button.disabled, self.stop_button.disabled = False, True
@@ -100,9 +93,3 @@ class LeaderboardPanel:
             self.every_box.value = values["every"]
         self.watch_button.click()
         return None if self.error else self.board
-
-    def _say(self, message: str, colour: str) -> None:
-        self.status.value = f'<span style="color:{colour}">{message}</span>'
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        return self.widget._repr_mimebundle_(**kwargs)

@@ -10,9 +10,10 @@ once, for the configs chosen).
 from __future__ import annotations
 
 import html
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +23,18 @@ from matplotlib.figure import Figure
 
 from dlopt_kit.core import checks
 from dlopt_kit.core.augment import AugmentSpec
-from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent
+from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent, StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.plots import figure_png, plot_comparison
 from dlopt_kit.core.schedules import KINDS as SCHEDULES
-from dlopt_kit.panels.training import Control, PanelControls, build_control, control_grid
+from dlopt_kit.panels.base import Control, PanelControls, RunStopPanel, build_control, control_grid
 from dlopt_kit.sandbox.engine import run_recipe, verdicts
 from dlopt_kit.sandbox.recipes import CORRUPTIONS, Recipe, RecipeError, diff, load_recipe, recipe_from_dict
 from dlopt_kit.sandbox.store import DEFAULT, Store
 
 IMAGE_SETS = ("fashion_mnist", "mnist5k", "digits")
 AUGMENT = ("rotate", "translate", "scale", "hflip", "brightness", "erase")
-STOPPED = "stopped by the user"
+STOPPED = StopReason.STOPPED.value
 
 
 def sandbox_spec(base: RunConfig) -> list[Control]:
@@ -62,7 +63,7 @@ def sandbox_spec(base: RunConfig) -> list[Control]:
             Control("seeds", "int", 3)]
 
 
-class SandboxPanel(PanelControls):
+class SandboxPanel(PanelControls, RunStopPanel):
     """The sandbox. ``recipe()`` is what the controls and the name box say (with, from the last recipe loaded, its
     seeds while their number is unchanged, its validation/test size, its schedule's parameters while the kind is
     unchanged and the augmentations and settings that have no knob here); Add queues it (under ``name (2)``, ...
@@ -84,24 +85,18 @@ class SandboxPanel(PanelControls):
         self.path_box = W.Text(value="recipe.yaml", description="recipe file", style={"description_width": "initial"})
         self.add_button = W.Button(description="Add to queue", icon="plus")
         self.clear_button = W.Button(description="Clear queue", icon="trash")
-        self.run_button = W.Button(description="Run", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        super().__init__()  # Run, Stop, the status line and the worker thread
         self.save_button = W.Button(description="Save recipe", icon="save")
         self.load_button = W.Button(description="Load recipe", icon="folder-open")
         self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
-        self.status, self.queue_view, self.table, self.diff_view, self.verdict_view = (W.HTML() for _ in range(5))
+        self.queue_view, self.table, self.diff_view, self.verdict_view = (W.HTML() for _ in range(4))
         self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.queue: list[Recipe] = []
         self._in_flight: set[str] = set()  # names of the configs the worker thread is running
         self.template: Recipe | None = None  # the last recipe loaded: what the panel has no knob for comes from it
-        self.error: str | None = None
         self.finished = 0  # configs run by this panel
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.add_button.on_click(lambda _b: self.add())
         self.clear_button.on_click(lambda _b: self.clear())
-        self.run_button.on_click(self.on_run)
-        self.stop_button.on_click(lambda _b: self._stop.set())
         self.save_button.on_click(lambda _b: self.save(self.path_box.value))
         self.load_button.on_click(lambda _b: self.load(self.path_box.value))
         self.widget = W.VBox([
@@ -204,73 +199,58 @@ class SandboxPanel(PanelControls):
         self.queue_view.value = f"<b>queue:</b> {names}" if self.queue else ""
 
     # ------------------------------------------------------------ running
-    def on_run(self, _button: Any = None) -> None:
-        if self.running:
-            self._say("A run is in progress: press Stop first.", "orange")
-            return
+    def start(self) -> Callable[[], object] | None:
+        """Take the queue (or queue the current settings when it is empty); None when a setting is bad."""
         if not self.queue and self.add() is None:
-            return
+            return None
         queue, self.queue = list(self.queue), []
         self._in_flight = {r.name for r in queue}
         self._show_queue()
-        self.error = None
-        self._stop.clear()
-        self.run_button.disabled, self.stop_button.disabled = True, False
         self.progress.max = sum(len(r.seeds) * r.config.epochs for r in queue)
         self.progress.value, self.progress.description = 0, "training"
-        self._thread = threading.Thread(target=self._run_queue, args=(queue,), daemon=True)
-        self._thread.start()
+        return partial(self._run_queue, queue)
 
     def _run_queue(self, queue: list[Recipe]) -> None:
-        try:
-            for position, recipe in enumerate(queue):
-                if self._stop.is_set():  # the configs not started go back to the queue
-                    self.queue = queue[position:] + self.queue
-                    self._show_queue()
-                    break
-                self._say(f"Run {self.finished + 1}: training {html.escape(recipe.name)} over "
-                          f"{len(recipe.seeds)} seeds…", "black")
-                started = time.perf_counter()
+        # a failure is shown by RunStopPanel ("Run failed: ..."); the store keeps what finished
+        for position, recipe in enumerate(queue):
+            if self._stop.is_set():  # the configs not started go back to the queue
+                self.queue = queue[position:] + self.queue
+                self._show_queue()
+                break
+            self._say(f"Run {self.finished + 1}: training {html.escape(recipe.name)} over "
+                      f"{len(recipe.seeds)} seeds…", "black")
+            started = time.perf_counter()
 
-                def on_epoch(history: Any, state: Any = None, name: str = recipe.name, **_: Any) -> None:
-                    self.progress.value = min(self.progress.value + 1, self.progress.max)
-                    so_far = pd.DataFrame(list(history)).assign(config=name, seed=0)
-                    axes = Figure(figsize=(6, 3)).subplots()
-                    self.plot.value = figure_png(plot_comparison(so_far, "val_acc", ax=axes))
-                    self.plot.layout.display = None
+            def on_epoch(history: Any, state: Any = None, name: str = recipe.name, **_: Any) -> None:
+                self.progress.value = min(self.progress.value + 1, self.progress.max)
+                so_far = pd.DataFrame(list(history)).assign(config=name, seed=0)
+                axes = Figure(figsize=(6, 3)).subplots()
+                self.plot.value = figure_png(plot_comparison(so_far, "val_acc", ax=axes))
+                self.plot.layout.display = None
 
-                table = run_recipe(recipe, callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch)],
-                                   should_stop=self._stop.is_set)
-                if table.empty:
-                    break
-                kept = self.store.free_name(recipe.name)  # another process may have used the name meanwhile
-                if kept != recipe.name:
-                    recipe, table = replace(recipe, name=kept), table.assign(config=kept)
-                self.store.add(recipe, table)
-                self.finished += 1
-                ended = STOPPED if self._stop.is_set() else "completed"
-                self._say(f"Run {self.finished}: {ended}; {html.escape(recipe.name)}, {table['seed'].nunique()} "
-                          f"seed(s) in {time.perf_counter() - started:.0f} s.", "green")
-                self.refresh()
-        except Exception as exc:  # noqa: BLE001 - shown in the panel; the store keeps what finished
-            self.error = f"{type(exc).__name__}: {exc}"
-            self._say(f"Run failed: {html.escape(self.error)}", "crimson")
-        finally:
-            self._in_flight = set()
-            self.progress.value, self.progress.description = self.progress.max, "idle"
-            self.run_button.disabled, self.stop_button.disabled = False, True
+            table = run_recipe(recipe, callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch)],
+                               should_stop=self._stop.is_set)
+            if table.empty:
+                break
+            kept = self.store.free_name(recipe.name)  # another process may have used the name meanwhile
+            if kept != recipe.name:
+                recipe, table = replace(recipe, name=kept), table.assign(config=kept)
+            self.store.add(recipe, table)
+            self.finished += 1
+            ended = STOPPED if self._stop.is_set() else StopReason.COMPLETED.value
+            self._say(f"Run {self.finished}: {ended}; {html.escape(recipe.name)}, {table['seed'].nunique()} "
+                      f"seed(s) in {time.perf_counter() - started:.0f} s.", "green")
+            self.refresh()
 
-    def wait(self, timeout: float | None = None) -> None:
-        if self._thread is not None:
-            self._thread.join(timeout)
+    def on_done(self) -> None:
+        self._in_flight = set()
+        self.progress.value, self.progress.description = self.progress.max, "idle"
 
     def run(self, wait: bool = True, name: str | None = None, **values: Any) -> pd.DataFrame | None:
         """Set controls (and the name), press Run and (by default) wait; returns the store's results (None if
         refused)."""
-        try:
-            self.set_values(**values)
-        except ValueError as exc:
-            return self._refuse(f"Not started: {exc}")
+        if not self._set_or_refuse(values):
+            return None
         if name is not None:
             self.name_box.value = name
         before = self.finished
@@ -330,9 +310,6 @@ class SandboxPanel(PanelControls):
     def _refuse(self, message: str) -> None:
         self.error = message.split(": ", 1)[1]
         self._say(html.escape(message), "crimson")
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 __all__ = ["AugmentSpec", "SandboxPanel", "sandbox_spec"]

@@ -10,77 +10,25 @@ Run and waits.
 from __future__ import annotations
 
 import html
-import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dlopt_kit.core import checks
 from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.plots import figure_png, plot_history
 from dlopt_kit.core.training import FitResult, fit
 
-
-@dataclass(frozen=True)
-class Control:
-    """One knob: ``kind`` is ``choice``, ``int``, ``float`` or ``bool``; ``name`` is a RunConfig field or a
-    lesson-specific setting that the panel's ``make_config`` / ``data`` function reads."""
-
-    name: str
-    kind: str
-    default: Any
-    options: tuple = ()
-    label: str = ""
-
-
-# Controls sit in a grid whose columns are at least CONTROL_MIN_WIDTH wide and share the rest of the row; each
-# control fills its cell (width 100%) and its label takes the width it needs, so no label runs into its neighbour.
-CONTROL_MIN_WIDTH = "220px"
-
-
-def control_grid(widgets: Sequence[W.Widget], min_width: str = CONTROL_MIN_WIDTH) -> W.GridBox:
-    """Lay ``widgets`` out in as many columns of at least ``min_width`` as the notebook's width allows."""
-    for widget in widgets:
-        widget.layout.width = "100%"
-        widget.layout.min_width = "0"
-    return W.GridBox(list(widgets), layout=W.Layout(
-        grid_template_columns=f"repeat(auto-fill, minmax({min_width}, 1fr))", grid_gap="4px 16px", width="100%"))
-
-
-def control_value(control: Control, value: Any) -> Any:
-    """``value`` as ``control`` can hold it, or ValueError naming the control and what is allowed."""
-    if control.kind == "choice":
-        return checks.choice(control.name, value, [str(o) for o in control.options])
-    if control.kind == "int":
-        return checks.integer(control.name, value)
-    if control.kind == "float":
-        return checks.finite(control.name, value)
-    return checks.flag(control.name, value)
-
-
-def build_control(control: Control) -> W.Widget:
-    """A widget for ``control``. Number boxes are unbounded on purpose: the config names what is allowed."""
-    description = control.label or control.name
-    style = {"description_width": "initial"}
-    if control.kind == "choice":
-        return W.Dropdown(options=list(control.options), value=control.default, description=description, style=style)
-    if control.kind == "int":
-        # a float box on purpose: an integer box would silently truncate 2.7 typed in the browser to 2, where the
-        # config can say "epochs=2.7 must be a whole number" (values() hands whole numbers back as int)
-        return W.FloatText(value=control.default, description=description, style=style)
-    if control.kind == "float":
-        return W.FloatText(value=control.default, description=description, style=style)
-    if control.kind == "bool":
-        return W.Checkbox(value=control.default, description=description, indent=False, style=style)
-    raise ValueError(f"control kind {control.kind!r} for {control.name!r} is not allowed: "
-                     "choose choice, int, float or bool")
+# ``x as x``: re-exported, lessons and tests import them from here, where they were first written
+from dlopt_kit.panels.base import CONTROL_MIN_WIDTH as CONTROL_MIN_WIDTH
+from dlopt_kit.panels.base import Control, PanelControls, RunStopPanel, build_control, control_grid
+from dlopt_kit.panels.base import control_value as control_value
 
 
 def default_spec(base: RunConfig, datasets: Sequence[str] = ("fashion_mnist",)) -> list[Control]:
@@ -110,40 +58,7 @@ def default_live_plot(history: Any) -> Figure:
     return plot_history(history, axes=Figure(figsize=(8, 3)).subplots(1, 2))
 
 
-class PanelControls:
-    """What every Run/Stop panel shares: reading and setting its controls (``self.spec``, ``self.controls``), whether
-    a run is in progress (``self._thread``) and the status line (``self.status``)."""
-
-    def values(self) -> dict[str, Any]:
-        """The controls' values; whole-number boxes give an int when they hold one (else the float, refused later)."""
-        kinds = {c.name: c.kind for c in self.spec}
-
-        def plain(name: str, value: Any) -> Any:
-            if kinds[name] == "int" and isinstance(value, float) and value.is_integer():
-                return int(value)
-            return value
-
-        return {name: plain(name, widget.value) for name, widget in self.controls.items()}
-
-    def set_values(self, **values: Any) -> None:
-        """Set controls by name. A value its control cannot hold (text or ``True`` in a number box, 2.7 in a
-        whole-number box, an option the dropdown lacks) raises ValueError naming it and what is allowed, and no
-        control changes."""
-        checks.known_names("control(s)", values, list(self.controls))
-        kinds = {c.name: c for c in self.spec}
-        plain = {name: control_value(kinds[name], value) for name, value in values.items()}
-        for name, value in plain.items():
-            self.controls[name].value = value
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _say(self, message: str, colour: str) -> None:
-        self.status.value = f'<span style="color:{colour}">{message}</span>'
-
-
-class TrainingPanel(PanelControls):
+class TrainingPanel(PanelControls, RunStopPanel):
     """Run/Stop panel over ``fit``. ``data`` is a ``Splits`` or a function of the control values returning one.
 
     ``row_metrics(result, data, values)`` gives the columns each finished run adds to the results table (default:
@@ -169,74 +84,39 @@ class TrainingPanel(PanelControls):
         self.data_fn = data if callable(data) else (lambda values: data)
         self.make_config, self.fit_fn = make_config, fit_fn
         self.controls = {c.name: build_control(c) for c in self.spec}
-        self.run_button = W.Button(description="Run", button_style="success", icon="play")
-        self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
+        super().__init__()  # Run, Stop, the status line and the worker thread
         self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
-        self.status = W.HTML()
         # hidden until the first epoch has drawn it: an empty image shows as a broken-image icon
         self.plot = W.Image(format="png", layout=W.Layout(max_width="640px", display="none"))
         self.table = W.HTML()
         self.results: list[FitResult] = []
         self.model: Any = None  # the model being trained, as of the last finished epoch
         self.rows: list[dict[str, Any]] = []
-        self.error: str | None = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self.run_button.on_click(self.on_run)
-        self.stop_button.on_click(self.on_stop)
         knobs = control_grid(list(self.controls.values()))
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), knobs,
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status,
                               self.plot, self.table])
 
-    # ------------------------------------------------------------ buttons
-    def on_run(self, _button: Any = None) -> None:
-        if self.running:
-            self._say("A run is in progress: press Stop first.", "orange")
-            return
+    # ------------------------------------------------------------ Run
+    def start(self) -> Callable[[], object] | None:
+        """The config and data the controls name, or None (said in the status line) when a setting is bad."""
         values = self.values()
         try:
             config = self.make_config(self.base, values)
             data = self.data_fn(values)
         except (ValueError, RuntimeError) as exc:  # a bad setting: say so, keep every earlier result
-            self.error = str(exc)
-            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
-            return
-        self.error = None
-        self._stop.clear()
-        self.run_button.disabled, self.stop_button.disabled = True, False
+            return self._not_started(exc)
         self.progress.max = max(1, config.epochs * -(-len(data.y_train) // config.batch_size))
         self.progress.value, self.progress.description = 0, "training"
         self._say(f"Run {len(self.results) + 1}: training {config.model} on {data.name}…", "black")
-        self._thread = threading.Thread(target=self._train, args=(config, data, values), daemon=True)
-        self._thread.start()
-
-    def on_stop(self, _button: Any = None) -> None:
-        self._stop.set()
-
-    def wait(self, timeout: float | None = None) -> None:
-        """Block until the current run ends; Ctrl-C while waiting presses Stop."""
-        if self._thread is None:
-            return
-        try:
-            self._thread.join(timeout)
-        except KeyboardInterrupt:
-            self.on_stop()
-            self._thread.join()
+        return partial(self._train, config, data, values)
 
     def run(self, wait: bool = True, **values: Any) -> FitResult | None:
         """Set controls, click Run and (by default) wait: what a learner does, from code. A value the panel cannot
         take is shown in its status line, like a bad value typed in, and nothing runs (returns None)."""
-        try:
-            self.set_values(**values)
-        except ValueError as exc:
-            self.error = str(exc)
-            self._say(f"Not started: {html.escape(str(exc))}", "crimson")
-            return None
         before = len(self.results)
-        self.run_button.click()
-        if wait:
-            self.wait()
+        if not self._press_run(wait, values):
+            return None
         return self.results[-1] if len(self.results) > before else None
 
     # ------------------------------------------------------------ the worker thread
@@ -251,37 +131,30 @@ class TrainingPanel(PanelControls):
         def on_step(state: Any, **_: Any) -> None:
             self.progress.value = min(state.step, self.progress.max)
 
-        try:
-            result = self.fit_fn(config, data, progress=False,
-                                 callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch, on_step, every=5)])
-            metrics = self.row_metrics(result, data, values)
-        except Exception as exc:  # noqa: BLE001 - shown in the panel; earlier results stay
-            self.error = f"{type(exc).__name__}: {exc}"
-            self._say(f"Run failed: {html.escape(self.error)}", "crimson")
-        else:
-            self.results.append(result)
-            self.rows.append({"run": len(self.results), **self.table_values(values), "epochs run": len(result.history),
-                              "best epoch": result.best_epoch, **metrics,
-                              "seconds": round(time.perf_counter() - started, 1),
-                              "ended": result.stop_reason.split(":")[0]})
-            self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
-            colour = "crimson" if result.stop_reason.startswith("diverged") else "green"
-            shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
-            by = "validation accuracy" if config.monitor == "val_acc" else "validation loss"
-            self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; best epoch "
-                      f"{result.best_epoch} (by {by}){': ' + shown if shown else ''}.", colour)
-        finally:
-            self.progress.value = self.progress.max
-            self.progress.description = "idle"
-            self.run_button.disabled, self.stop_button.disabled = False, True
+        # a failure here is shown by RunStopPanel ("Run failed: ..."); earlier results stay
+        result = self.fit_fn(config, data, progress=False,
+                             callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch, on_step, every=5)])
+        metrics = self.row_metrics(result, data, values)
+        self.results.append(result)
+        self.rows.append({"run": len(self.results), **self.table_values(values), "epochs run": len(result.history),
+                          "best epoch": result.best_epoch, **metrics,
+                          "seconds": round(time.perf_counter() - started, 1),
+                          "ended": result.stop_reason.split(":")[0]})
+        self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
+        colour = "crimson" if result.stop_reason.startswith("diverged") else "green"
+        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        by = "validation accuracy" if config.monitor == "val_acc" else "validation loss"
+        self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; best epoch "
+                  f"{result.best_epoch} (by {by}){': ' + shown if shown else ''}.", colour)
+
+    def on_done(self) -> None:
+        self.progress.value = self.progress.max
+        self.progress.description = "idle"
 
     # ------------------------------------------------------------ results
     def results_frame(self) -> pd.DataFrame:
         """Every finished run of this panel, one row each, for side-by-side comparison."""
         return pd.DataFrame(self.rows)
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict:
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 def dataset_loader(budget_train: int | None, budget_eval: int | None) -> Callable[[dict], Splits]:

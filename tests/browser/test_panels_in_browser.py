@@ -84,6 +84,11 @@ def check(panel, name: str, what: str):
         raise AssertionError(f"{name}: {what} failed ({str(exc).splitlines()[0]}); see {where}") from exc
 
 
+def wait_enabled(panel, text: str) -> None:
+    """Wait until the panel's button ``text`` is enabled again (the state, not a fixed time)."""
+    panel.locator("button:not([disabled])", has_text=text).first.wait_for(timeout=10_000)
+
+
 def progress_width(panel) -> str:
     return panel.locator(".progress-bar").first.evaluate("e => e.style.width")
 
@@ -106,7 +111,7 @@ def test_training_panel_run_stop_and_bad_value(page, name):
         rows.first.wait_for(timeout=120_000)
         assert rows.count() == 1, f"{rows.count()} rows after one run"
         assert "Run 1: completed" in panel.inner_text(), "no status line for the run"
-        assert run.is_enabled(), "Run is still disabled"
+        wait_enabled(panel, "Run")  # the worker re-enables Run just after writing its last line
     shot(panel, name, "after-run")
     first_picture = image_src(panel)
 
@@ -166,7 +171,8 @@ def test_study_panel_run_stop_and_bad_value(page, name):
         box(panel, "epochs").press("Enter")
         run.click()
         panel.get_by_text("3 trial(s) finished").first.wait_for(timeout=120_000)
-        assert rows.count() == 3 and run.is_enabled() and panel.locator("img[src]").count()
+        wait_enabled(panel, "Run")
+        assert rows.count() == 3 and panel.locator("img[src]").count()
     shot(panel, name, "after-run")
     with check(panel, name, "Stop ends a long study within 2 s and keeps its finished trials"):
         box(panel, "trials").fill("500")
@@ -221,7 +227,8 @@ def test_leaderboard_watch_stop_and_bad_value(page, name):
     with check(panel, name, "Stop ends the refreshing and keeps the board"):
         stop.click()
         panel.get_by_text("Stopped watching").first.wait_for(timeout=10_000)
-        assert rows.count() == 2 and watch.is_enabled()
+        wait_enabled(panel, "Watch")
+        assert rows.count() == 2
     with check(panel, name, "a bad value (every 0 s) shows its message and keeps the board"):
         box(panel, "refresh every (s)").fill("0")
         box(panel, "refresh every (s)").press("Enter")
