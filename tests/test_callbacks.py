@@ -270,3 +270,9 @@ def test_fit_returns_plain_string_reasons(tiny):
 def test_higher_is_better():
     assert higher_is_better("val_acc") and higher_is_better("train_acc")
     assert not higher_is_better("val_loss") and not higher_is_better("train_loss")
+
+
+def test_stop_reason_head_drops_the_detail_and_keeps_other_text():
+    assert StopReason.head("early stopping: val_loss did not improve for 3 epochs") == "early stopping"
+    assert StopReason.head("stopped by the user") == "stopped by the user"
+    assert StopReason.head("completed (cached)") == "completed (cached)"

@@ -47,3 +47,16 @@ def test_no_other_module_builds_a_path_of_its_own():
     found = [f"{p.relative_to(ROOT)}:{i}" for p in sorted((ROOT / "dlopt_kit").rglob("*.py")) if p.name != "paths.py"
              for i, line in enumerate(p.read_text().splitlines(), 1) if own.search(line)]
     assert not found, f"resolve these in dlopt_kit/core/paths.py: {found}"
+
+
+def test_a_study_stored_under_the_old_working_folder_moves_once_and_resumes(monkeypatch, tmp_path):
+    monkeypatch.setenv("DLOPT_HOME", str(tmp_path / "kit"))
+    old = tmp_path / "notebooks" / "runs" / "lesson04-tpe-none-abc.db"  # where a notebook's panel used to keep it
+    old.parent.mkdir(parents=True)
+    monkeypatch.chdir(tmp_path / "notebooks")
+    old.write_bytes(b"a stored study")
+    moved = paths.study_file("lesson04-tpe-none-abc")
+    assert moved == tmp_path / "kit" / "runs" / "lesson04-tpe-none-abc.db" and moved.read_bytes() == b"a stored study"
+    assert not old.exists()
+    old.write_bytes(b"another")  # a file left there later never replaces the study already moved
+    assert paths.study_file("lesson04-tpe-none-abc").read_bytes() == b"a stored study"

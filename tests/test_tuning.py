@@ -152,7 +152,7 @@ run_study(study, Objective(RunConfig(model="mlp", hidden=16, optimizer="sgd", ba
 """
 
 
-def _wait_for(read, ready, what: str, seconds: float = 120):
+def _wait_for(read, ready, what: str, seconds: float = 300):
     """Poll ``read()`` until ``ready(value)``; fail naming ``what`` after ``seconds`` (a bound, never the wait)."""
     deadline = time.time() + seconds
     while time.time() < deadline:

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("doctor", help="print versions, device, budget and dataset status")
     sub.add_parser("tune", help="shared Optuna studies: server, create, worker, status, dashboard")
     sub.add_parser("compare", help="compare recipes side by side over seeds: compare RECIPE... [--seeds N] [--out DIR]")
-    prep = sub.add_parser("prepare", help="build the dataset cache under datasets/ (quick when it is ready)")
+    prep = sub.add_parser("prepare", help="build the dataset cache (datasets/ in a checkout; quick when it is ready)")
     prep.add_argument("--offline", action="store_true", help="never download; fail with advice instead")
     prep.add_argument("--force", action="store_true", help="rebuild even a cache that verifies")
     args = parser.parse_args(argv)

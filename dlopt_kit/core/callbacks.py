@@ -4,7 +4,7 @@ A callback overrides any of the no-op hooks below; each hook receives keyword ar
 ones it does not need. To end a run, a callback sets ``state.stop_training = True`` and a ``stop_reason``
 (a ``StopReason``, or the text one builds); ``fit`` finishes the current step, records the epoch and returns
 normally. The callbacks that make up ``fit`` itself (clipping, schedule, trace, best weights, divergence guard)
-are in ``training``.
+are in ``fit_callbacks``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,13 @@ class StopReason(StrEnum):
         head = text.split(":", 1)[0]
         return cls(head) if head in cls._value2member_map_ else None
 
+    @classmethod
+    def head(cls, text: str) -> str:
+        """``text`` without its detail, for a table's "ended" column: ``"early stopping"`` for ``"early stopping:
+        val_loss did not improve for 3 epochs"``; text outside the vocabulary as it is."""
+        reason = cls.of(text)
+        return reason.value if reason is not None else text
+
 
 def higher_is_better(monitor: str) -> bool:
     """Whether a larger ``monitor`` value is better: accuracies yes, losses (``*loss``) no."""
@@ -64,7 +71,8 @@ class TrainState:
     stop_training: bool = False
     stop_reason: str = ""
     # this step's gradient norm before clipping and whether it was clipped, where measured (else None): set in
-    # on_after_backward (by training.GradClip, or training.StepTrace on its measuring steps), cleared at batch end
+    # on_after_backward (by fit_callbacks.GradClip, or fit_callbacks.StepTrace on its measuring steps), cleared
+    # at batch end
     grad_norm: torch.Tensor | None = None
     clipped: torch.Tensor | None = None
 

@@ -25,7 +25,7 @@ GRAD_NORM_EVERY = 10
 
 
 def clip_gradients(params: list[nn.Parameter], config: RunConfig,
-          measure: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+                   measure: bool) -> tuple[torch.Tensor | None, torch.Tensor | None]:
     """Clip the gradients as ``config`` says; return the global gradient norm before clipping (None when not
     ``measure``d and not clipping by norm) and whether this step was clipped (None without clipping): by norm when
     the norm exceeded ``grad_clip``, by value when any element did."""

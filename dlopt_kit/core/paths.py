@@ -11,6 +11,7 @@ moves the datasets only. What ships inside the package (the dataset catalog, the
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -48,3 +49,17 @@ def runs_dir() -> Path:
 def build_dir() -> Path:
     """Where generated outputs go (browser-test screenshots, the course site)."""
     return home() / "build"
+
+
+def study_file(name: str) -> Path:
+    """Where the stored study ``name`` lives: ``runs/<name>.db``. Earlier versions of the kit kept studies in a
+    ``runs/`` folder under the working directory (``notebooks/runs/`` for lesson 04's panel): a study found there
+    and not yet here is moved here once, saying so, so that it resumes."""
+    path = runs_dir() / f"{name}.db"
+    earlier = Path.cwd() / "runs" / f"{name}.db"
+    if not path.exists() and earlier.is_file() and earlier.resolve() != path.resolve():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(earlier, path)
+        print(f"moved the stored study {name} from {earlier.parent} to {path.parent}")
+    return path
+

@@ -173,7 +173,7 @@ class CorruptionStudy:
     def summary(self) -> pd.DataFrame:
         """Mean over seeds per corruption: test accuracy of each arm, the corruption's effect (corrupted - clean:
         negative is damage, positive an inflated score), the fix's (fixed - corrupted), and the detection's precision
-        and recall. The signs are those of ``quality_plots.plot_effects``."""
+        and recall. The signs are those of ``data_quality.plots.plot_effects``."""
         table = self.table()
         columns = [c for c in ("clean", "corrupted", "fixed", "precision", "recall") if c in table.columns]
         out = table.groupby(["corruption", "rate", "fix", "changes"], sort=False)[columns].mean()

@@ -256,12 +256,13 @@ class Objective:
 
 
 def storage_url(name: str, folder: Path | str | None = None) -> str:
-    """The SQLite file a study named ``name`` lives in by default: ``runs/<name>.db`` (``paths.runs_dir``)."""
+    """The SQLite file a study named ``name`` lives in: ``folder/<name>.db``, by default ``runs/<name>.db``
+    (``paths.study_file``, which also brings along a study an earlier version kept elsewhere)."""
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", name):
         raise ValueError(f"study name={name!r} is not allowed: use letters, digits, '-' and '_' only")
-    folder = paths.runs_dir() if folder is None else Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(folder / f'{name}.db').resolve()}"
+    path = paths.study_file(name) if folder is None else Path(folder) / f"{name}.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path.resolve()}"
 
 
 def make_storage(url: str, heartbeat: int = 2, grace: int | None = None,

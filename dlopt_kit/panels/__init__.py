@@ -30,7 +30,7 @@ import importlib
 from typing import Any
 
 _WHERE = {
-    "Control": "training", "TrainingPanel": "training", "build_control": "training",
+    "Control": "base", "TrainingPanel": "training", "build_control": "base",
     "config_from_values": "training", "dataset_loader": "training", "default_spec": "training",
     "RunStopPanel": "base",
     "boundary_panel": "data_quality", "data_quality_panel": "data_quality",

@@ -136,6 +136,8 @@ class RunStopPanel:
     # ------------------------------------------------------------ buttons
     def on_run(self, _button: Any = None) -> None:
         """The Run button: start the work in a background thread unless a run is in progress or ``start`` refuses."""
+        if self.running and not self.run_button.disabled:
+            self._thread.join()  # the last run has ended and re-enabled Run: its thread is only returning
         if self.running:
             if self.busy_text:
                 self._say(self.busy_text, "orange")
@@ -203,8 +205,10 @@ class RunStopPanel:
             self.error = f"{type(exc).__name__}: {exc}"
             self._say(f"{self.failed_text}: {html.escape(self.error)}", "crimson")
         finally:
-            self.on_done()
-            self.run_button.disabled, self.stop_button.disabled = False, True
+            try:
+                self.on_done()
+            finally:  # even if tidying up fails, the panel can run again
+                self.run_button.disabled, self.stop_button.disabled = False, True
 
     def _repr_mimebundle_(self, **kwargs: Any) -> dict:
         return self.widget._repr_mimebundle_(**kwargs)

@@ -269,7 +269,7 @@ class SandboxPanel(PanelControls, RunStopPanel):
             return pd.DataFrame()
         names = list(pd.unique(table["config"]))
         ended = table.groupby("config", sort=False)["stop_reason"].agg(
-            lambda s: STOPPED if (s == STOPPED).any() else s.iloc[-1].split(":")[0])
+            lambda s: STOPPED if (s == STOPPED).any() else StopReason.head(s.iloc[-1]))
         done = table[table["stop_reason"] != STOPPED]
         best = done[done["epoch"] == done["best_epoch"]].groupby("config", sort=False)
         frame = pd.DataFrame({"seeds": best["seed"].nunique(), "val_acc": best["val_acc"].mean(),

@@ -19,7 +19,7 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent
+from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent, StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.plots import figure_png, plot_history
@@ -139,9 +139,9 @@ class TrainingPanel(PanelControls, RunStopPanel):
         self.rows.append({"run": len(self.results), **self.table_values(values), "epochs run": len(result.history),
                           "best epoch": result.best_epoch, **metrics,
                           "seconds": round(time.perf_counter() - started, 1),
-                          "ended": result.stop_reason.split(":")[0]})
+                          "ended": StopReason.head(result.stop_reason)})
         self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
-        colour = "crimson" if result.stop_reason.startswith("diverged") else "green"
+        colour = "crimson" if StopReason.of(result.stop_reason) is StopReason.DIVERGED else "green"
         shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
         by = "validation accuracy" if config.monitor == "val_acc" else "validation loss"
         self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; best epoch "
