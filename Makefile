@@ -4,7 +4,7 @@ PY := .venv/bin/python
 PORT ?= 8888
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup browser-setup postgres-setup lab test unit notebooks browser-test lint doctor bench clean \
+.PHONY: setup browser-setup postgres-setup lab test unit dry-runs notebooks browser-test lint doctor bench clean \
 	class-server class-server-stop class-dashboard
 
 setup:
@@ -25,7 +25,11 @@ test: setup browser-setup postgres-setup lint
 	$(PY) -m pytest -q tests notebooks $(NBVAL)
 
 unit: setup
-	$(PY) -m pytest -q tests --ignore=tests/browser
+	$(PY) -m pytest -q tests --ignore=tests/browser --ignore=tests/test_dry_runs.py
+
+# every notebook as a crash test at the medium and full budgets, its work capped (DLOPT_DRY_RUN=1); part of `make test`
+dry-runs: setup
+	$(PY) -m pytest -q -s tests/test_dry_runs.py
 
 browser-test: browser-setup
 	$(PY) -m pytest -q -s tests/browser

@@ -24,6 +24,7 @@ from dlopt_kit.core.compare import best_epochs, best_rows, compare, epochs_to_re
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits, load_splits, make_synthetic
 from dlopt_kit.core.device import configure_threads, device_name, get_device, seed_everything
+from dlopt_kit.core.dry_run import dry_run
 from dlopt_kit.core.history import History
 from dlopt_kit.core.models import MLP, SmallCNN, build_model, count_parameters
 from dlopt_kit.core.plots import plot_comparison, plot_examples, plot_history, plot_summary
@@ -37,8 +38,8 @@ __all__ = [
     "AugmentSpec", "Budget", "Callback", "EarlyStopping", "FitResult", "History", "LambdaCallback", "MLP",
     "ProgressBar", "RunConfig", "Schedule", "Session", "SmallCNN", "Splits", "StopOnEvent", "assert_gain",
     "assert_not_worse", "assert_paired", "assert_peak_inside", "best_epochs", "best_rows", "build_model", "compare",
-    "configure_threads", "count_parameters", "device_name", "epochs_to_reach", "evaluate", "fit", "gain_table",
-    "get_budget", "get_device", "label_configs", "load_splits", "make_synthetic", "paired", "per_seed",
+    "configure_threads", "count_parameters", "device_name", "dry_run", "epochs_to_reach", "evaluate", "fit",
+    "gain_table", "get_budget", "get_device", "label_configs", "load_splits", "make_synthetic", "paired", "per_seed",
     "plot_comparison", "plot_examples", "plot_history", "plot_summary", "predict_proba", "seed_everything", "setup",
     "summarize",
 ]

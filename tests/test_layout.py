@@ -149,3 +149,9 @@ def test_lesson_00s_panel_loads_without_the_other_lessons():
             "'dlopt_kit.panels.sandbox') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]", out
+
+
+def test_fit_reads_top_to_bottom_in_at_most_80_lines():
+    tree = ast.parse((PACKAGE / "core" / "training.py").read_text())
+    fit = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == "fit")
+    assert fit.end_lineno - fit.lineno + 1 <= 80, "move what fit does optionally into a callback (core/fit_callbacks)"

@@ -29,6 +29,7 @@ from scipy.stats import ks_2samp
 
 from dlopt_kit.continuous_learning.stream import Stream
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import predict_proba
 
@@ -49,13 +50,14 @@ def psi(expected: np.ndarray, actual: np.ndarray, eps: float = 1e-4) -> float:
 @dataclass
 class Reference:
     """What the monitors compare a batch with: the reference split's predicted-class frequencies and the images'
-    mean brightness."""
+    mean brightness (in a dry run, of the split's first ``dry_run.EXAMPLES`` images)."""
 
     frequencies: np.ndarray
     brightness: np.ndarray
 
     @classmethod
     def of(cls, model: torch.nn.Module, x: torch.Tensor) -> Reference:
+        (x,) = dry.head(x)
         probs = predict_proba(model, x)
         predicted = probs.argmax(1).numpy()
         return cls(np.bincount(predicted, minlength=probs.shape[1]) / len(predicted), _brightness(x))

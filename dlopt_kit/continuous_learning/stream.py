@@ -13,6 +13,12 @@ Speed: ``sudden`` (severity jumps from 0 to 1 at ``onset``) or ``gradual`` (it r
 to 1 at ``onset + ramp``). Labels can arrive ``delay`` batches late and for a share ``labelled`` of the batches
 only (a feedback loop where someone checks some predictions): ``Stream.labels_known(t)`` says which batches' labels
 are known at time ``t``.
+
+The pool a lesson streams from holds images no deployed model trained on, from the training split, never the
+validation or test split (``stream_pool``): at a budget that draws part of the training split (``small``,
+``medium``) it is the rest of that split (``unused_training``); at one that trains on all of it (``full``) a fixed,
+seeded ``POOL_PER_CLASS`` images of each class are held out of the training split for it, and the models train on
+the others.
 """
 
 from __future__ import annotations
@@ -23,11 +29,17 @@ import numpy as np
 import torch
 
 from dlopt_kit.core import checks, data
+from dlopt_kit.core import dry_run as dry
+from dlopt_kit.core.corruptions import with_split
 from dlopt_kit.core.data import Splits
 
 DRIFTS = ("none", "brightness", "rotation", "label_shift", "concept")
 SPEEDS = ("sudden", "gradual")
 DEFAULT_STRENGTH = {"none": 0.0, "brightness": 0.5, "rotation": 45.0, "label_shift": 0.9, "concept": 1.0}
+# images of each class ``stream_pool`` holds out of a training split used whole: lesson 08's streams (60 batches of
+# 100 without repeats) take about 600 of a class, and up to about 920 of a favoured class under label shift
+POOL_PER_CLASS = 1500
+POOL_SEED = 8
 
 
 @dataclass(frozen=True)
@@ -111,8 +123,11 @@ def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpe
     or ``val``, or ``(x, y)``), drifting as ``spec`` says. ``delay`` and ``labelled`` set when labels arrive.
     ``replace=False`` never serves an image twice (a model that retrains on a batch is never scored on the same image
     later); the pool must then hold enough images of every class. Draw from ``val`` to choose a monitor's threshold,
-    from a pool no model has seen (``unused_training``) to report."""
+    from a pool no model has seen (``stream_pool``) to report. A dry run draws a short stream: ``dry_run.BATCHES``
+    batches, or as many as reach two batches past the drift's end (``onset + ramp + 2``) where that is more."""
     batches = checks.whole("batches", batches, 1)
+    if dry.dry_run():
+        batches = min(batches, max(dry.BATCHES, 0 if spec.kind == "none" else spec.onset + spec.ramp + 2))
     batch_size = checks.whole("batch_size", batch_size, 1)
     delay = checks.whole("delay", delay, 0)
     labelled = checks.number("labelled", labelled, 0.0, 1.0)
@@ -149,7 +164,34 @@ def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpe
 
 def unused_training(name: str, train_per_class: int | None) -> tuple[torch.Tensor, torch.Tensor]:
     """The training split's examples that ``load_splits(name, train_per_class)`` leaves out (``None``: none left),
-    as tensors: a pool of data the budget's models never saw, distinct from its validation and test splits. Lesson
-    08 streams from it."""
+    as tensors: a pool of data the budget's models never saw, distinct from its validation and test splits. Empty
+    where the budget uses the whole training split (``full``): ``stream_pool`` then holds a pool out instead."""
     left = np.setdiff1d(np.arange(len(data.raw_labels(name))), data.train_indices(name, train_per_class))
     return data.training_examples(name, left)
+
+
+def stream_pool(splits: Splits, train_per_class: int | None,
+                per_class: int = POOL_PER_CLASS) -> tuple[Splits, tuple[torch.Tensor, torch.Tensor]]:
+    """The splits the deployed models train on and the pool lesson 08's streams draw from, at any budget: images of
+    the **training** split (never validation or test) that no deployed model trains on.
+
+    ``splits`` is ``load_splits(splits.name, train_per_class, ...)``. Where the budget's draw leaves at least
+    ``per_class`` images of every class out of the training split (``small``, ``medium``), the pool is all of them
+    (``unused_training``) and ``splits`` comes back unchanged. Where it does not (``full`` uses the whole split), a
+    seeded draw of ``per_class`` images of each class is held out of ``splits``' training split as the pool, and the
+    splits come back without them (validation and test unchanged)."""
+    per_class = checks.whole("per_class", per_class, 1)
+    x_pool, y_pool = unused_training(splits.name, train_per_class)
+    if np.bincount(y_pool.numpy(), minlength=splits.num_classes).min() >= per_class:
+        return splits, (x_pool, y_pool)
+    y = splits.y_train.cpu().numpy()
+    if np.bincount(y, minlength=splits.num_classes).min() <= per_class:
+        raise ValueError(f"{splits.name}'s training split has too few images of some class to hold {per_class} "
+                         "per class out for the stream: pass a smaller per_class")
+    rng = np.random.default_rng(POOL_SEED)
+    held = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[:per_class]
+                                   for c in range(splits.num_classes)]))
+    keep = torch.from_numpy(np.setdiff1d(np.arange(len(y)), held))
+    held = torch.from_numpy(held)
+    trained = with_split(splits, "train", splits.x_train[keep], splits.y_train[keep])
+    return trained, (splits.x_train[held].cpu(), splits.y_train[held].cpu())

@@ -41,7 +41,7 @@ def policy_study(models: Mapping[int, torch.nn.Module], data: Splits, spec: Drif
                  pool: tuple[torch.Tensor, torch.Tensor], batches: int = 60, batch_size: int = 100,
                  delay: int = 1) -> tuple[pd.DataFrame, dict[str, list[pd.DataFrame]]]:
     """Every policy on the same stream per seed (the stream's seed is the model's), drawn without replacement from
-    ``pool`` (images no model has seen: ``unused_training``). A policy's monitor is a monitor or a function of
+    ``pool`` (images no model has seen: ``stream_pool``). A policy's monitor is a monitor or a function of
     the seed returning one (a threshold calibrated for that seed's model). Returns one row per (policy, seed)
     (accuracy before and after the drift starts, retrains, compute, and ``old test_acc``: the final model's accuracy
     on ``data``'s clean test split, which the stream never serves: what it still knows of the old data) and each

@@ -6,10 +6,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 
 import torch
+
+from dlopt_kit.core import dry_run as dry
 
 BUDGET_ENV = "DLOPT_BUDGET"
 
@@ -45,7 +48,8 @@ BUDGETS: dict[str, Budget] = {
 
 
 def get_budget(name: str | None = None, device: torch.device | None = None) -> Budget:
-    """The budget in force: ``name``, else ``DLOPT_BUDGET``, else ``full`` on a GPU and ``small`` elsewhere."""
+    """The budget in force: ``name``, else ``DLOPT_BUDGET``, else ``full`` on a GPU and ``small`` elsewhere. In a dry
+    run (``dry_run``) its seeds are its first two; its sizes are unchanged."""
     chosen = name or os.environ.get(BUDGET_ENV, "").strip().lower()
     if not chosen:
         accelerated = device is not None and device.type in ("cuda", "mps")
@@ -53,4 +57,5 @@ def get_budget(name: str | None = None, device: torch.device | None = None) -> B
     if chosen not in BUDGETS:
         raise ValueError(f"budget {chosen!r} is not allowed: choose one of {', '.join(BUDGETS)} "
                          f"(set {BUDGET_ENV} or pass name=)")
-    return BUDGETS[chosen]
+    budget = BUDGETS[chosen]
+    return dataclasses.replace(budget, seeds=tuple(dry.seeds(budget.seeds))) if dry.dry_run() else budget

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from dlopt_kit.core import dry_run
+
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
@@ -84,7 +86,8 @@ def known_names(what: str, given: Iterable[str], allowed: Sequence[str]) -> None
 
 
 def seeds(name: str, values: Any) -> list[int]:
-    """A non-empty sequence of distinct whole-number seeds (a NumPy array or range is fine)."""
+    """A non-empty sequence of distinct whole-number seeds (a NumPy array or range is fine); in a dry run, its first
+    two (every comparison, study and search checks its seeds here)."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
         raise ValueError(f"{name}={values!r} must be a sequence of whole numbers, e.g. (0, 1, 2)")
     out = [whole(f"{name}[{i}]", v, 0, 2**32 - 1) for i, v in enumerate(values)]
@@ -92,7 +95,7 @@ def seeds(name: str, values: Any) -> list[int]:
         raise ValueError(f"{name} is empty: give at least one seed, e.g. (0, 1, 2)")
     if len(set(out)) != len(out):
         raise ValueError(f"{name}={out!r} repeats a seed: a repeated seed repeats the same run; give distinct seeds")
-    return out
+    return dry_run.seeds(out)  # the first two in a dry run
 
 
 def tensor(name: str, value: Any, *, ndim: int | tuple[int, ...] | None = None, floating: bool | None = None,

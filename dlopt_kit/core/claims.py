@@ -4,7 +4,8 @@ Every experiment cell ends with ``assert_gain`` or ``assert_peak_inside`` (``com
 (any two per-seed measurements, e.g. recall at two thresholds of the same runs) or ``assert_not_worse`` (a
 non-inferiority claim: early stopping costs at most a stated amount). A claim holds when the mean gain
 reaches the margin **and** the gain is positive in every seed; the printout shows the per-seed gains, the mean and
-a 95 % t-interval over seeds, and a failure says which condition failed.
+a 95 % t-interval over seeds, and a failure says which condition failed. In a dry run (``dry_run``) each claim is
+computed and printed with "dry run: not checked" appended, and never raises: the capped work proves nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from scipy import stats
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.compare import best_rows, final_epochs
 
 
@@ -84,7 +86,9 @@ def assert_paired(better: Mapping[int, float] | pd.Series, over: Mapping[int, fl
     result = paired(better, over, name)
     seeds = result.seeds
     line = result.line(margin)
-    print(line)
+    print(line + dry.suffix())
+    if dry.dry_run():
+        return result
     failed = []
     if not result.mean >= margin:
         failed.append(f"the mean gain {result.mean:+.3f} is below the margin {margin:+.3f}")
@@ -143,7 +147,9 @@ def assert_not_worse(candidate: Mapping[int, float] | pd.Series, reference: Mapp
     result = paired(candidate, reference, name)
     seeds = result.seeds
     line = f"{result.summary()}; claimed at least {-tolerance:+.3f} in every seed"
-    print(line)
+    print(line + dry.suffix())
+    if dry.dry_run():
+        return result
     short = [s for s, d in zip(seeds, result.gains, strict=True) if not d >= -tolerance]
     if short:
         raise AssertionError(f"the lesson's claim does not hold: seed(s) {', '.join(map(str, short))} fall more "
@@ -166,7 +172,9 @@ def assert_peak_inside(table: pd.DataFrame, metric: str, majority: float = 0.5, 
     seed_peaks = {int(s): configs[int(np.argmax(sign * row.to_numpy()))] for s, row in runs.iterrows()}
     inside = [s for s, c in seed_peaks.items() if c not in (configs[0], configs[-1])]
     print(f"{metric} by config (mean over seeds): {points}; peak at {configs[peak]}. Peak per seed: "
-          + ", ".join(f"{s}: {c}" for s, c in seed_peaks.items()))
+          + ", ".join(f"{s}: {c}" for s, c in seed_peaks.items()) + dry.suffix())
+    if dry.dry_run():
+        return configs[peak]
     failed = []
     if not 0 < peak < len(configs) - 1:
         failed.append(f"the mean peaks at an end of the sweep ({configs[peak]})")

@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.data import Splits
 
 CORRUPTIONS = ("duplicates", "near_duplicates", "leak", "missing", "label_noise", "pair_noise", "thin_class",
@@ -81,12 +82,15 @@ def corrupt(data: Splits, kind: str, rate: float, seed: int = 0, split: str = "t
             thinned: str | None = None) -> Corrupted:
     """A corrupted copy of ``data`` (see the module's table); ``split`` is where ``leak`` plants its copies
     ("test" or "val"), ``thinned`` the class ``thin_class`` removes (default: Shirt for Fashion-MNIST, else the
-    first class). The same ``seed`` plants the same corruption."""
+    first class). The same ``seed`` plants the same corruption. In a dry run the corrupted copy's training split is
+    the first ``dry_run.EXAMPLES`` examples of ``data``'s (copying and corrupting every row is work), except for
+    ``leak``, whose copies come from the whole training split."""
     kind = checks.choice("kind", kind, CORRUPTIONS)
     rate = checks.number("rate", rate, 0.0, 1.0, high_open=kind != "thin_class")
     split = checks.choice("split", split, ("test", "val"))
     rng = np.random.default_rng(checks.whole("seed", seed, 0, 2**32 - 1))
-    x, y = data.x_train.clone(), data.y_train.clone()
+    train = (data.x_train, data.y_train) if kind == "leak" else dry.head(data.x_train, data.y_train)  # leak: all
+    x, y = (t.clone() for t in train)
     n = len(y)
     every = np.arange(n)
     details: dict = {}

@@ -232,8 +232,9 @@ class Splits:
 
     def validate(self) -> Splits:
         """Check every split before any training: tensors, float inputs with no NaN or infinity, integer labels
-        from 0 to classes-1, as many labels as inputs, non-empty train and validation splits. Returns ``self``."""
-        from dlopt_kit.core import checks
+        from 0 to classes-1, as many labels as inputs, non-empty train and validation splits (in a dry run, the values
+        of each split's first ``dry_run.EXAMPLES`` examples only). Returns ``self``."""
+        from dlopt_kit.core import checks, dry_run
 
         k = self.num_classes
         for split in ("train", "val", "test"):
@@ -246,7 +247,7 @@ class Splits:
             if len(y) and (int(y.min()) < 0 or (k and int(y.max()) >= k)):
                 raise ValueError(f"{self.name}: y_{split} holds labels from {int(y.min())} to {int(y.max())}, but "
                                  f"there are {k} classes (labels 0 to {k - 1})")
-            bad = int((~torch.isfinite(x)).sum())
+            bad = int((~torch.isfinite(dry_run.head(x)[0])).sum())
             if bad:
                 raise ValueError(f"{self.name}: x_{split} holds {bad} NaN or infinite value(s): the data, not the "
                                  "training, is at fault; fill or drop them (lesson 01) before training")

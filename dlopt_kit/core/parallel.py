@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch.func import functional_call, grad_and_value, stack_module_state, vmap
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.callbacks import StopReason
 from dlopt_kit.core.compare import compare, label_configs, run_frame
 from dlopt_kit.core.config import RunConfig
@@ -120,7 +121,8 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
 
     Each config's seed draws its own initial weights, as ``fit`` would; the batches come in the first config's order
     for all of them (one stream of batches feeds every model). Configs with different seeds are thus independently
-    initialised members sharing a data order: an ensemble (``ensembles.train_members``)."""
+    initialised members sharing a data order: an ensemble (``ensembles.train_members``). A dry run caps it as it
+    caps ``fit``."""
     configs = list(configs)
     reason = why_not_parallel(configs)
     if reason:
@@ -154,7 +156,8 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
     guards = [DivergenceGuard() for _ in range(n)]  # fit's rules, per config
     bests = [BestWeights(first.monitor) for _ in range(n)]
     histories = [History() for _ in range(n)]
-    for epoch in range(1, first.epochs + 1):
+    steps_cap = dry.steps(len(batcher))  # every batch, unless a dry run caps them
+    for epoch in range(1, dry.epochs(first.epochs) + 1):
         started = time.perf_counter()
         loss_sum, correct, seen, steps = [0.0] * n, [0] * n, [0] * n, [0] * n
         norms: list[torch.Tensor] = []
@@ -180,6 +183,8 @@ def fit_many(configs: Sequence[RunConfig], data: Splits, device: torch.device | 
                     correct[i] += hits[i]
                     seen[i] += len(yb)
                     steps[i] += 1
+            if max(steps) == steps_cap:
+                break
         seconds = (time.perf_counter() - started) / n
         recorded = [i for i in range(n) if steps[i] and (active[i] or stopped_in[i] == epoch)]
         mean_norm = torch.stack(norms).mean(0).tolist() if recorded else []

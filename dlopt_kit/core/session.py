@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.budget import Budget, get_budget
 from dlopt_kit.core.data import Splits, load_splits
 from dlopt_kit.core.device import configure_threads, device_name, get_device
@@ -35,5 +36,6 @@ def setup(dataset: str | None = "fashion_mnist", budget: str | None = None, few_
     elif dataset is not None:
         data = load_splits(dataset, chosen.train_per_class, chosen.eval_per_class)
     print(f"device: {device_name(device)} | budget: {chosen.describe(few_shot)} | "
-          f"data: {data.describe() if data is not None else 'none'}")
+          f"data: {data.describe() if data is not None else 'none'}"
+          + (" | dry run: work capped, claims not checked" if dry.dry_run() else ""))
     return Session(device, chosen, data)

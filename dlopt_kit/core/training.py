@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.augment import Augmenter
 from dlopt_kit.core.batching import Batcher
 from dlopt_kit.core.callbacks import (
@@ -81,9 +82,10 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
              weight: torch.Tensor | None = None) -> tuple[float, float]:
     """Mean cross-entropy and accuracy of ``model`` on ``(x, y)`` in eval mode. With per-class ``weight`` the loss is
     the weighted mean, as ``F.cross_entropy(weight=...)`` computes it (``fit`` selects a class-weighted run's best
-    epoch on the loss it trains on)."""
+    epoch on the loss it trains on). In a dry run it reads the split's first ``dry_run.EXAMPLES`` examples."""
     if len(x) == 0:
         raise ValueError("cannot evaluate on an empty split")
+    x, y = dry.head(x, y)
     loss_sum, weight_sum, correct = 0.0, 0.0, 0
     for rows, logits in _eval_logits(model, x, batch_size):
         yb = y[rows].to(logits.device)
@@ -167,11 +169,11 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     ``LRSchedule``, ``DivergenceGuard`` (``stop_reason`` ``diverged: ...``, with a warning), ``BestWeights`` (loaded
     into the model at the end with ``restore_best``), ``EarlyStopping`` with ``config.patience``, and ``TrainEval``
     with ``measure_train``. Ctrl-C or a callback's stop ends the run with the history and best weights intact.
+    A dry run (``dry_run``) caps it at ``dry_run.EPOCHS`` epochs of ``dry_run.STEPS`` steps.
 
     Each epoch's record holds the mean training loss and accuracy over the epoch's steps (in training mode: with
     dropout, and without the L1/L2 penalty, so that it compares with ``val_loss``), the validation loss and accuracy,
-    ``weight_norm`` and ``near_zero`` (``regularize.weight_stats``), and the callbacks' fields.
-    """
+    ``weight_norm`` and ``near_zero`` (``regularize.weight_stats``), and the callbacks' fields."""
     check_fit(config, data)
     device = as_device(device) if device is not None else get_device()
     seed_everything(config.seed, device)
@@ -188,13 +190,13 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     hooks = CallbackList([*defaults, *train_eval, *callbacks, *([ProgressBar()] if progress else [])])
     state, history = TrainState(config, model, optimizer, steps_per_epoch=len(batcher)), History()
     hooks("on_fit_start", state=state, history=history)
+    epochs, steps_cap = dry.epochs(config.epochs), dry.steps(len(batcher))  # the config's, unless a dry run caps them
     try:
-        for epoch in range(1, config.epochs + 1):
+        for epoch in range(1, epochs + 1):
             state.epoch, state.epoch_step = epoch, 0
             hooks("on_epoch_start", state=state, history=history)
             model.train()
-            started = time.perf_counter()
-            loss_sum, seen, hits = 0.0, 0, []
+            loss_sum, seen, hits, started = 0.0, 0, [], time.perf_counter()
             for xb, yb in batcher:
                 xb = augmenter(xb) if augmenter is not None else xb
                 with autocast(device):
@@ -213,7 +215,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                 hits.append(logits.argmax(1) == yb)
                 state.step, state.epoch_step = state.step + 1, state.epoch_step + 1
                 hooks("on_batch_end", state=state, loss=value)
-                if state.stop_training:
+                if state.stop_training or state.epoch_step == steps_cap:
                     break
             if state.epoch_step == 0:
                 break  # diverged on the epoch's first step: nothing new to record

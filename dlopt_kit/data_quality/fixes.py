@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.corruptions import with_split
 from dlopt_kit.core.data import Splits
 from dlopt_kit.data_quality.report import DataReport, LabelIssues
@@ -56,7 +57,8 @@ def _neighbour_fill(x: torch.Tensor, rounds: int = 4) -> torch.Tensor:
 def impute(data: Splits, method: str = "neighbours") -> Splits:
     """``data`` with every NaN input filled in every split: ``zero`` (0, the naive fill), ``mean`` (each feature's
     training mean, scikit-learn's ``SimpleImputer``) or ``neighbours`` (images: the mean of the observed 3x3
-    neighbouring pixels; tabular data: scikit-learn's ``KNNImputer`` over the 5 nearest training rows)."""
+    neighbouring pixels; tabular data: scikit-learn's ``KNNImputer`` over the 5 nearest training rows). In a dry run a
+    split that needs filling keeps only its first ``dry_run.EXAMPLES`` examples (the fill is work on every row)."""
     from sklearn.impute import KNNImputer, SimpleImputer
 
     method = checks.choice("method", method, IMPUTE)
@@ -70,13 +72,14 @@ def impute(data: Splits, method: str = "neighbours") -> Splits:
         x = getattr(data, f"x_{split}")
         if not torch.isnan(x).any():
             continue
+        x, y = dry.head(x, getattr(data, f"y_{split}"))
         if method == "zero":
             filled = torch.nan_to_num(x, nan=0.0)
         elif fitted is not None:
             filled = torch.from_numpy(fitted.transform(x.flatten(1).numpy()).astype(np.float32)).view(x.shape)
         else:
             filled = _neighbour_fill(x)
-        out = with_split(out, split, filled, getattr(data, f"y_{split}"))
+        out = with_split(out, split, filled, y)
     return out
 
 

@@ -16,6 +16,7 @@ import pandas as pd
 import torch
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 
@@ -72,6 +73,9 @@ class DataReport:
 
 
 def _flat(x: torch.Tensor) -> np.ndarray:
+    """``x`` as float32 rows with NaN as 0; in a dry run only its first ``dry_run.EXAMPLES`` rows (every search here
+    reads its inputs through it, so a dry run searches a split's first rows and flags indices among them)."""
+    (x,) = dry.head(x)
     return np.nan_to_num(x.detach().cpu().flatten(1).numpy().astype(np.float32), nan=0.0)
 
 
@@ -151,6 +155,10 @@ def find_label_issues(data: Splits, config: RunConfig, folds: int = 3, seed: int
     Northcutt et al. 2021) on ``out_of_fold_probs``, ranked by self-confidence."""
     from cleanlab.filter import find_label_issues as cleanlab_issues
 
+    if dry.dry_run():  # a dry run looks at the training split's first examples only
+        from dlopt_kit.core.corruptions import with_split
+
+        data = with_split(data, "train", *dry.head(data.x_train, data.y_train))
     probs = out_of_fold_probs(data, config, folds, seed)
     given = data.y_train.cpu().numpy()
     ranked = cleanlab_issues(given, probs, return_indices_ranked_by="self_confidence")

@@ -34,6 +34,7 @@ from torch import nn
 from torch.optim.lr_scheduler import ExponentialLR
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.device import as_device, autocast, get_device, seed_everything
@@ -104,10 +105,10 @@ def find_lr(config: RunConfig, data: Splits, model: nn.Module | None = None, sta
     the ramp from ``start_lr`` to ``end_lr`` over ``steps`` steps) on ``data``'s training split.
 
     ``model`` (trained or not) is copied and left untouched; without one, a fresh model is built from
-    ``config.seed``. Used by lesson 06 and its panel."""
+    ``config.seed``. Used by lesson 06 and its panel. A dry run ramps over ``dry_run.RANGE_STEPS`` steps."""
     start_lr = checks.number("start_lr", start_lr, 0.0, 10.0, low_open=True)
     end_lr = checks.number("end_lr", end_lr, start_lr, 100.0, low_open=True)
-    steps = checks.whole("steps", steps, 10, 100_000)
+    steps = dry.cap(checks.whole("steps", steps, 10, 100_000), dry.RANGE_STEPS)
     beta = checks.number("beta", beta, 0.0, 1.0, high_open=True)
     stop_factor = checks.number("stop_factor", stop_factor, 1.0, 1e6, low_open=True)
     rule = checks.choice("rule", rule, RULES)

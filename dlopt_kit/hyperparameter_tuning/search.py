@@ -29,6 +29,7 @@ import torch
 from optuna.trial import TrialState
 
 from dlopt_kit.core import checks, paths
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent, StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
@@ -305,8 +306,9 @@ def finished(study: optuna.Study) -> int:
 def run_study(study: optuna.Study, objective: Objective, n_trials: int,
               callbacks: Sequence[Callable[[optuna.Study, optuna.trial.FrozenTrial], None]] = ()) -> int:
     """Run trials until the study holds ``n_trials`` finished ones (a resumed study runs only what is missing),
-    the grid is exhausted or Stop is pressed. Returns how many trials this call ran."""
-    n_trials = checks.whole("trials", n_trials, low=1)
+    the grid is exhausted or Stop is pressed. Returns how many trials this call ran. A dry run caps ``n_trials`` at
+    ``dry_run.TRIALS``."""
+    n_trials = dry.trials(checks.whole("trials", n_trials, low=1))
     before = len(study.trials)
     missing = n_trials - finished(study)
     if missing <= 0:

@@ -1,7 +1,7 @@
 """Lesson 08's dashboard: a drifting stream plays live under a retraining policy; alarms and retrains appear as they
 happen, and a table keeps every run so that policies compare side by side.
 
-The stream is drawn without repeats from ``pool`` (images no model has seen, ``unused_training``) when one is
+The stream is drawn without repeats from ``pool`` (images no model has seen, ``stream_pool``) when one is
 given, else from the validation split with repeats; never from the test split. The deployed model is trained once
 per seed on the training split, before the first batch. Retrains use the experiment's settings (3 epochs, batches
 of 64, a cooldown of 4 batches after a triggered retrain).

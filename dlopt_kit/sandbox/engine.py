@@ -14,6 +14,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.claims import paired, per_seed
 from dlopt_kit.core.compare import compare
 from dlopt_kit.core.corruptions import corrupt
@@ -31,10 +32,11 @@ def run_recipe(recipe: Recipe, seeds: Sequence[int] | None = None, callbacks: Se
                should_stop: Callable[[], bool] = lambda: False) -> pd.DataFrame:
     """Train ``recipe`` with each of ``seeds`` (default: the recipe's own); ``compare``'s table with ``config`` set
     to the recipe's name. ``callbacks`` go to every ``fit``; once ``should_stop()`` is true no further seed starts
-    (the run in progress ends through a callback, e.g. ``StopOnEvent``), and the seeds already run are kept."""
+    (the run in progress ends through a callback, e.g. ``StopOnEvent``), and the seeds already run are kept. A dry
+    run trains the first two seeds only."""
     clean = recipe_data(*recipe.data_key)
     parts = []
-    for seed in recipe.seeds if seeds is None else seeds:
+    for seed in dry.seeds(recipe.seeds if seeds is None else seeds):
         if should_stop():
             break
         data = clean if recipe.corruption is None else corrupt(clean, *recipe.corruption, seed=seed).data
