@@ -2,8 +2,10 @@
 
 ``DLOPT_DRY_RUN=1`` builds the data exactly as the budget does and caps the work (``dlopt_kit.core.dry_run``), so a
 notebook that breaks only at a budget CI never runs (lesson 08's pool at ``full``) breaks here, in seconds. Each
-notebook runs in a fresh ``dlopt-kit`` kernel with notebooks/ as its working directory, from an in-memory copy:
-nothing is written into notebooks/. A failure names the cell and the error. The claims are not checked (the real
+notebook runs in a fresh ``dlopt-kit`` kernel from an in-memory copy, in a scratch folder laid out like the
+checkout (``DLOPT_HOME`` and the working directory ``<scratch>/notebooks``, the checkout's prepared datasets): what
+a dry run writes (studies, lesson 09's stores and recipe files under ``../runs``) never lands in the checkout, where
+the real ``small`` run would read it back. A failure names the cell and the error. The claims are not checked (the real
 ``small`` run under nbval checks them). Times are printed (``pytest -s``) and summarised, never asserted.
 """
 
@@ -21,8 +23,9 @@ KERNEL = "dlopt-kit"
 TIMES: dict[str, float] = {}
 
 
-def execute(path: Path) -> None:
-    """Run ``path`` in a fresh kernel; raise AssertionError naming the failing cell and its error."""
+def execute(path: Path, folder: Path) -> None:
+    """Run ``path`` in a fresh kernel with ``folder`` as its working directory; raise AssertionError naming the
+    failing cell and its error."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -33,7 +36,7 @@ def execute(path: Path) -> None:
         failed.setdefault("index", cell_index)
 
     client = NotebookClient(nb, timeout=600, kernel_name=KERNEL, on_cell_error=on_cell_error,
-                            resources={"metadata": {"path": str(path.parent)}})
+                            resources={"metadata": {"path": str(folder)}})
     try:
         client.execute()
     except CellExecutionError as exc:
@@ -54,13 +57,18 @@ def _summary():
 
 @pytest.mark.parametrize("budget", ["medium", "full"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_dry_run(path: Path, budget: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dry_run(path: Path, budget: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from dlopt_kit.core import paths
+
+    (tmp_path / "notebooks").mkdir()
+    monkeypatch.setenv("DLOPT_DATA_DIR", str(paths.datasets_dir()))  # the prepared cache, read only
+    monkeypatch.setenv("DLOPT_HOME", str(tmp_path))
     monkeypatch.setenv("DLOPT_DRY_RUN", "1")
     monkeypatch.setenv("DLOPT_BUDGET", budget)
     monkeypatch.setenv("DLOPT_DEVICE", "cpu")
     started = time.perf_counter()
     try:
-        execute(path)
+        execute(path, tmp_path / "notebooks")
     finally:
         TIMES[f"{path.stem} @ {budget}"] = time.perf_counter() - started
         print(f"\n{path.stem} dry run at {budget}: {TIMES[f'{path.stem} @ {budget}']:.1f} s")
