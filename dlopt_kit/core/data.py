@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from sklearn.model_selection import train_test_split
 
-from dlopt_kit.core import paths
+from dlopt_kit.core import checks, dry_run, paths
 
 ROOT = paths.datasets_dir()
 CATALOG = paths.CATALOG
@@ -234,8 +234,6 @@ class Splits:
         """Check every split before any training: tensors, float inputs with no NaN or infinity, integer labels
         from 0 to classes-1, as many labels as inputs, non-empty train and validation splits (in a dry run, the values
         of each split's first ``dry_run.EXAMPLES`` examples only). Returns ``self``."""
-        from dlopt_kit.core import checks, dry_run
-
         k = self.num_classes
         for split in ("train", "val", "test"):
             x = checks.tensor(f"{self.name}.x_{split}", getattr(self, f"x_{split}"), floating=True,
@@ -302,8 +300,6 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
     original units) to the columns to keep, computed ones included (lesson 01 adds a feature this way); the result
     is standardised with the training split's statistics, as breast_cancer always is. Used by every notebook.
     """
-    from dlopt_kit.core import checks
-
     known = (*STORED, *SYNTHETIC)
     if name not in known:
         raise ValueError(f"dataset {name!r} is not allowed: choose one of {', '.join(known)}")
@@ -368,8 +364,6 @@ def make_synthetic(kind: str, n: int = 1000, noise: float = 0.15, seed: int = 0)
     """Seeded 2-D toy data: ``moons``, ``circles``, ``xor`` (two classes: the sign of x1 * x2, points uniform in the
     square [-1, 1]^2 with ``noise`` added) or ``spirals`` (three arms)."""
     from sklearn.datasets import make_circles, make_moons
-
-    from dlopt_kit.core import checks
 
     checks.choice("kind", kind, SYNTHETIC)
     n = checks.whole("n", n, 3, 10_000_000)

@@ -34,7 +34,7 @@ from dlopt_kit.core.fit_callbacks import GRAD_NORM_EVERY, BestWeights, Divergenc
 from dlopt_kit.core.history import History
 from dlopt_kit.core.models import build_model
 from dlopt_kit.core.regularize import weight_stats
-from dlopt_kit.core.training import FitResult, check_fit, evaluate, train_batcher
+from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit, train_batcher
 
 #: the fields that may differ between the configs of one parallel run
 VARYING = ("lr", "weight_decay", "seed")
@@ -220,8 +220,6 @@ def measure_speedup(configs: Sequence[RunConfig], data: Splits, steps: int = 6,
     """Time of ``len(configs)`` sequential runs / time of one parallel run, each over ``steps`` training steps of
     one epoch on a slice of ``data`` (about a tenth of a second on a CPU). ``sweep`` trains in parallel when it is
     above 1.2; ``python -m dlopt_kit.bench sweep`` measures whole runs instead."""
-    from dlopt_kit.core.training import fit
-
     probe = _probe_splits(data, steps * configs[0].batch_size)
     short = [c.replace(epochs=1) for c in configs]
     fit(short[0], probe, progress=False, device=device)  # warm-up: first calls allocate
