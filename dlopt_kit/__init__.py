@@ -16,6 +16,7 @@ from dlopt_kit.core.claims import (
     assert_not_worse,
     assert_paired,
     assert_peak_inside,
+    assert_threshold,
     gain_table,
     paired,
     per_seed,
@@ -37,9 +38,9 @@ __version__ = "0.1.0"
 __all__ = [
     "AugmentSpec", "Budget", "Callback", "EarlyStopping", "FitResult", "History", "LambdaCallback", "MLP",
     "ProgressBar", "RunConfig", "Schedule", "Session", "SmallCNN", "Splits", "StopOnEvent", "assert_gain",
-    "assert_not_worse", "assert_paired", "assert_peak_inside", "best_epochs", "best_rows", "build_model", "compare",
-    "configure_threads", "count_parameters", "device_name", "dry_run", "epochs_to_reach", "evaluate", "fit",
-    "gain_table", "get_budget", "get_device", "label_configs", "load_splits", "make_synthetic", "paired", "per_seed",
-    "plot_comparison", "plot_examples", "plot_history", "plot_summary", "predict_proba", "seed_everything", "setup",
-    "summarize",
+    "assert_not_worse", "assert_paired", "assert_peak_inside", "assert_threshold", "best_epochs", "best_rows",
+    "build_model", "compare", "configure_threads", "count_parameters", "device_name", "dry_run", "epochs_to_reach",
+    "evaluate", "fit", "gain_table", "get_budget", "get_device", "label_configs", "load_splits", "make_synthetic",
+    "paired", "per_seed", "plot_comparison", "plot_examples", "plot_history", "plot_summary", "predict_proba",
+    "seed_everything", "setup", "summarize",
 ]
