@@ -7,6 +7,7 @@ import torch
 
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.corruptions import CORRUPTIONS, class_pairs, corrupt, detection, with_split
+from dlopt_kit.core.kept_epochs import carried
 from dlopt_kit.data_quality.fixes import deduplicate, drop, impute, oversample, relabel
 from dlopt_kit.data_quality.report import (
     data_report,
@@ -157,6 +158,11 @@ def test_study_measures_damage_detection_and_fix(tiny):
     assert (leak["clean"] == study.arm("leak", "clean").to_numpy()).all()
     thin = study.run("thin_class", 0.8)
     assert {"clean recall", "corrupted recall", "fixed recall"} <= set(thin.columns)
+    epochs = carried(study.arm("thin_class", "fixed recall"))  # trained arms carry their kept epochs for claims
+    fixed = {s: study.fits[("thin_class", 0.8, s)]["fixed"] for s in (0, 1)}
+    assert epochs.arm == "thin_class: fixed" and epochs.kept == {s: fixed[s].best_epoch for s in (0, 1)}
+    assert epochs.budget == {s: len(fixed[s].history) for s in (0, 1)}
+    assert carried(study.arm("leak", "recall")) is None
     summary = study.summary()
     assert list(summary.index.get_level_values("corruption")) == ["leak", "thin_class"]
     assert np.allclose(summary["corrupted - clean"], summary["corrupted"] - summary["clean"])

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 from dlopt_kit.core.claims import assert_gain, assert_paired, per_seed
-from dlopt_kit.core.kept_epochs import carried, from_table
+from dlopt_kit.core.kept_epochs import carried, from_table, last_fifth
 
 
 def table(kept: dict[str, list[int]], epochs: int = 10, stop: dict[str, str] | None = None) -> pd.DataFrame:
@@ -41,9 +41,11 @@ def test_one_late_seed_of_three_passes():
 def test_the_last_fifth_boundary():
     arm = from_table(table({"a": [8, 8, 9]}), "a")  # 8 of 10 is not in the last fifth (9, 10 are)
     assert arm.late_seeds() == [2] and not arm.under_trained()
+    assert [last_fifth(e) for e in (2, 6, 8, 10, 30)] == [1, 1, 2, 2, 6]
+    assert from_table(table({"a": [5, 6, 5]}, epochs=6), "a").late_seeds() == [1]
 
 
-def test_early_stopped_runs_had_stopped_improving():
+def test_ended_early_runs_had_stopped_improving():
     runs = table({"a": [3, 4, 5], "b": [10, 10, 10]}, stop={"b": "early stopping: val_loss did not improve"})
     assert_gain(runs, "a", "b", margin=0.05)
 

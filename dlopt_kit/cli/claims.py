@@ -42,13 +42,14 @@ def bound(record: dict) -> str:
 
 
 def epochs_cell(record: dict) -> str:
-    """Each arm's kept epochs over its budget (``L2 28,29,30/30``); ``*`` marks runs early stopping ended."""
+    """Each arm's kept epochs over its budget (``L2 28,29,30/30``); ``*`` marks runs that early stopping or
+    divergence ended before their budget."""
     given = record.get("epochs")
     if not isinstance(given, dict) or not given:
         return "not given"
     cells = []
     for arm, e in given.items():
-        kept = ",".join(f"{k}{'*' if e['early_stopped'].get(s) else ''}" for s, k in e["kept"].items())
+        kept = ",".join(f"{k}{'*' if e['ended_early'].get(s) else ''}" for s, k in e["kept"].items())
         budgets = sorted(set(e["budget"].values()))
         fixed = " (fixed budget)" if arm in record.get("fixed_budget", {}) else ""
         cells.append(f"{arm} {kept}/{'/'.join(map(str, budgets))}{fixed}")
@@ -68,7 +69,8 @@ def flags(record: dict) -> list[str]:
             out.append("CI includes 0")
         elif kind == "non-inferiority" and low <= record["tolerance"]:
             out.append("CI reaches the tolerance")
-        elif kind == "threshold" and low <= record["limit"] <= high:
+        elif kind == "threshold" and (high > record["limit"] if record["direction"] == "at most"
+                                      else low < record["limit"]):
             out.append("CI crosses the limit")
     if headroom is None and record["kind"] in ("gain", "peak"):
         out.append("no margin")

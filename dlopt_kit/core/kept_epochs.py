@@ -1,7 +1,8 @@
 """Kept epochs: whether an arm of a claim had stopped improving before its epoch budget ran out.
 
 An arm's kept epoch is its best-validation epoch (the weights ``fit`` keeps), whatever epoch a claim reads. If it
-lies in the last fifth of the arm's epochs in most seeds, the arm was still improving when its budget ended, and a
+lies in the last fifth of the arm's epochs (its last ``round(E / 5)`` epochs of ``E``, at least the last one: 6 of 6,
+7-8 of 8, 9-10 of 10, 25-30 of 30) in most seeds, the arm was still improving when its budget ended, and a
 comparison with it measures who converges first rather than the technique: the claim fails and says "give it more
 epochs". A run that early stopping ended had stopped improving, whatever its kept epoch. Where equal compute is the
 point (an annealed schedule against a constant lr), the claim names the arm in ``fixed_budget`` with the reason,
@@ -20,24 +21,31 @@ import pandas as pd
 
 from dlopt_kit.core.callbacks import StopReason
 from dlopt_kit.core.compare import best_rows, final_epochs
+from dlopt_kit.core.training import FitResult
 
-LAST_FIFTH = 0.8   # a kept epoch above this share of the budget is in its last fifth
 ATTR = "kept_epochs"
+ENDED_EARLY = (StopReason.EARLY_STOPPING, StopReason.DIVERGED)
+
+
+def last_fifth(budget: int) -> int:
+    """How many of a budget's epochs make its last fifth: ``round(budget / 5)``, at least one."""
+    return max(1, round(budget / 5))
 
 
 @dataclass(frozen=True)
 class ArmEpochs:
-    """One arm's kept epoch and epoch budget per seed, and whether early stopping ended each run."""
+    """One arm's kept epoch and epoch budget per seed, and whether each run ended before its budget for a reason that
+    says it had stopped improving (early stopping, or divergence)."""
 
     arm: str
     kept: dict[int, int]
     budget: dict[int, int]
-    early_stopped: dict[int, bool]
+    ended_early: dict[int, bool]
 
     def late_seeds(self) -> list[int]:
-        """Seeds whose kept epoch is in the last fifth of the budget, of runs that early stopping did not end."""
+        """Seeds whose kept epoch is in the last fifth of the budget, of runs that ran to their budget."""
         return [s for s, k in self.kept.items()
-                if not self.early_stopped.get(s, False) and k > LAST_FIFTH * self.budget[s]]
+                if not self.ended_early.get(s, False) and k > self.budget[s] - last_fifth(self.budget[s])]
 
     def under_trained(self) -> bool:
         """Still improving at the end of its budget in most seeds (more than half)."""
@@ -47,11 +55,11 @@ class ArmEpochs:
         """``"L2 kept epochs 28, 29, 30 of 30"``."""
         budgets = sorted(set(self.budget.values()))
         of = str(budgets[0]) if len(budgets) == 1 else "/".join(str(self.budget[s]) for s in self.kept)
-        kept = ", ".join(f"{k}{'*' if self.early_stopped.get(s) else ''}" for s, k in self.kept.items())
+        kept = ", ".join(f"{k}{'*' if self.ended_early.get(s) else ''}" for s, k in self.kept.items())
         return f"{self.arm} kept epochs {kept} of {of}"
 
     def as_record(self) -> dict:
-        return {"kept": self.kept, "budget": self.budget, "early_stopped": self.early_stopped}
+        return {"kept": self.kept, "budget": self.budget, "ended_early": self.ended_early}
 
 
 def from_table(table: pd.DataFrame, config: str) -> ArmEpochs | None:
@@ -61,11 +69,19 @@ def from_table(table: pd.DataFrame, config: str) -> ArmEpochs | None:
     runs = table[table["config"] == config]
     kept = best_rows(runs).set_index("seed")["epoch"]
     last = final_epochs(runs).set_index("seed")
-    stopped = (last["stop_reason"].map(lambda r: StopReason.of(str(r)) == StopReason.EARLY_STOPPING)
+    stopped = (last["stop_reason"].map(lambda r: StopReason.of(str(r)) in ENDED_EARLY)
                if "stop_reason" in last.columns else pd.Series(False, index=last.index))
     seeds = sorted(int(s) for s in kept.index)
     return ArmEpochs(str(config), {s: int(kept[s]) for s in seeds}, {s: int(last.loc[s, "epoch"]) for s in seeds},
                      {s: bool(stopped[s]) for s in seeds})
+
+
+def from_results(arm: str, results: Mapping[int, FitResult]) -> ArmEpochs:
+    """The kept epochs of ``arm``'s runs, seed -> ``FitResult`` (for claims read from runs outside ``compare``)."""
+    seeds = sorted(results)
+    return ArmEpochs(arm, {s: int(results[s].best_epoch or 0) for s in seeds},
+                     {s: len(results[s].history) for s in seeds},
+                     {s: StopReason.of(results[s].stop_reason) in ENDED_EARLY for s in seeds})
 
 
 def attach(values: pd.Series, epochs: ArmEpochs | None) -> pd.Series:

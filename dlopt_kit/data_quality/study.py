@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from dlopt_kit.core import checks
+from dlopt_kit.core import checks, kept_epochs
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.corruptions import CORRUPTIONS, Corrupted, corrupt, detection
 from dlopt_kit.core.data import Splits
@@ -98,6 +98,7 @@ class CorruptionStudy:
         self.rows: list[dict] = []
         self.issues: dict[tuple[str, int], LabelIssues] = {}
         self.planted: dict[tuple[str, int], Corrupted] = {}
+        self.fits: dict[tuple[str, float, int], dict[str, FitResult]] = {}  # (kind, rate, seed) -> arm -> run
 
     def clean(self, seed: int, config: RunConfig | None = None) -> FitResult:
         """The run of ``config`` (default: the base config) on the clean training split with ``seed``, trained once
@@ -132,10 +133,12 @@ class CorruptionStudy:
             fixed, fix_changes = train_ready(planted, found, fix=True)
             if kind == "leak":  # the same clean model, scored on the leaked and on the deduplicated test split
                 row["corrupted"], row["fixed"] = self._score(clean, naive), self._score(clean, fixed)
+                self.fits[(kind, rate, seed)] = {"clean": clean, "corrupted": clean, "fixed": clean}
             else:
                 corrupted = fit(config.replace(seed=seed), naive, progress=False)
                 repaired = fit(config.replace(seed=seed, **fix_changes), fixed, progress=False)
                 row["corrupted"], row["fixed"] = self._score(corrupted), self._score(repaired)
+                self.fits[(kind, rate, seed)] = {"clean": clean, "corrupted": corrupted, "fixed": repaired}
                 if kind == "thin_class":
                     cls = self.data.classes.index(planted.details["thinned"])
                     row.update({f"{arm} recall": class_recall(r.model, self.data, cls)
@@ -153,7 +156,8 @@ class CorruptionStudy:
     def arm(self, kind: str, column: str, rate: float | None = None) -> pd.Series:
         """``column`` (``clean``, ``corrupted``, ``fixed``, ``precision``, ...) of ``kind``'s runs at ``rate`` (needed
         only when ``kind`` ran at several rates), indexed by seed: what ``claims.paired`` and ``assert_paired``
-        take."""
+        take. A trained arm's column (``clean``, ``corrupted``, ``fixed`` and their recalls) carries the runs' kept
+        epochs for the claim helpers (see ``kept_epochs``)."""
         table = self.table()
         if table.empty or kind not in set(table["corruption"]):
             raise ValueError(f"corruption {kind!r} has not been run: run(kind, rate) first")
@@ -168,7 +172,12 @@ class CorruptionStudy:
         if column not in rows.columns or rows[column].isna().all():
             raise ValueError(f"column {column!r} is not measured for {kind}: choose one of "
                              f"{', '.join(c for c in rows.columns if rows[c].notna().any())}")
-        return rows.set_index("seed")[column]
+        values = rows.set_index("seed")[column].copy()
+        trained = column.removesuffix(" recall")
+        if trained in ("clean", "corrupted", "fixed"):
+            runs = {int(r.seed): self.fits[(kind, r.rate, int(r.seed))][trained] for r in rows.itertuples()}
+            kept_epochs.attach(values, kept_epochs.from_results(f"{kind}: {trained}", runs))
+        return values
 
     def summary(self) -> pd.DataFrame:
         """Mean over seeds per corruption: test accuracy of each arm, the corruption's effect (corrupted - clean:
