@@ -22,7 +22,7 @@ lab: setup
 
 # unit tests, the browser tests (tests/browser) and every notebook under nbval, in one run
 test: setup browser-setup postgres-setup lint
-	$(PY) -m pytest -q tests notebooks $(NBVAL)
+	$(PY) -m pytest -q --durations=40 tests notebooks $(NBVAL)
 
 unit: setup
 	$(PY) -m pytest -q tests --ignore=tests/browser --ignore=tests/test_dry_runs.py
