@@ -83,12 +83,15 @@ def final_epochs(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values("epoch", kind="stable").groupby(["config", "seed"], sort=False).tail(1)
 
 
-def summarize(table: pd.DataFrame, metric: str = "test_acc") -> pd.DataFrame:
-    """Mean, std, min and max of ``metric`` over seeds for each config (final epoch of each run), configs in the
-    order they were compared."""
+def summarize(table: pd.DataFrame, metric: str = "test_acc", at: str = "last") -> pd.DataFrame:
+    """Mean, std, min and max of ``metric`` over seeds for each config, configs in the order they were compared:
+    read at each run's last epoch (``at="last"``) or at its kept epoch (``at="best"``, see ``best_rows``)."""
     if metric not in table.columns:
         raise ValueError(f"metric={metric!r} is not a column: choose one of {', '.join(table.columns)}")
-    stats = final_epochs(table).groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
+    if at not in ("last", "best"):
+        raise ValueError(f"at={at!r} is not allowed: choose 'last' (the last epoch) or 'best' (the kept epoch)")
+    runs = final_epochs(table) if at == "last" else best_rows(table)
+    stats = runs.groupby("config", sort=False)[metric].agg(["mean", "std", "min", "max"])
     return stats.reindex(pd.unique(table["config"])).rename_axis("config").reset_index()  # configs in given order
 
 

@@ -1,0 +1,64 @@
+"""The paired bootstrap over test examples and seeds, and ``summarize`` at the kept epoch."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from dlopt_kit.core.bootstrap import correct, example_bootstrap, paired_bootstrap
+from dlopt_kit.core.compare import summarize
+
+
+def scores(rate: float, n: int, seed: int) -> np.ndarray:
+    return (np.random.default_rng(seed).random(n) < rate).astype(float)
+
+
+def test_a_clear_gain_on_many_examples_has_an_interval_above_zero():
+    better = {s: scores(0.90, 4000, s) for s in range(3)}
+    over = {s: scores(0.80, 4000, 10 + s) for s in range(3)}
+    result = paired_bootstrap(better, over, reps=500)
+    assert 0.08 < result.mean < 0.12 and 0 < result.low < result.mean < result.high
+    line = result.summary()
+    assert "95% interval over test examples and seeds" in line and "4,000 examples x 3 seeds" in line
+
+
+def test_a_one_point_gain_on_few_examples_is_within_the_sampling_error():
+    over = {s: scores(0.80, 300, s) for s in range(3)}
+    better = {s: np.where(np.arange(300) < 3, 1.0, over[s]) for s in range(3)}  # at most 3 more right of 300
+    result = paired_bootstrap(better, over, reps=500)
+    assert result.low <= 0 < result.mean, "seeds alone would call this gain certain: every seed gains"
+
+
+def test_the_same_seed_gives_the_same_interval_and_bad_input_is_named():
+    a, b = {0: scores(0.9, 100, 0)}, {0: scores(0.8, 100, 1)}
+    assert paired_bootstrap(a, b, reps=200, seed=3) == paired_bootstrap(a, b, reps=200, seed=3)
+    with pytest.raises(ValueError, match="same seeds in both arms"):
+        paired_bootstrap(a, {1: b[0]})
+    with pytest.raises(ValueError, match="reps=5 is out of range"):
+        paired_bootstrap(a, b, reps=5)
+
+
+def test_example_bootstrap_reads_the_kept_models():
+    x = torch.eye(4).repeat(5, 1)
+    y = torch.arange(4).repeat(5)
+    right = torch.nn.Linear(4, 4)
+    with torch.no_grad():
+        right.weight.copy_(torch.eye(4)), right.bias.zero_()
+    wrong = torch.nn.Linear(4, 4)
+    with torch.no_grad():
+        wrong.weight.copy_(torch.eye(4).roll(1, 0)), wrong.bias.zero_()
+    assert correct(right, x, y).all() and not correct(wrong, x, y).any()
+    models = {("a", 0): right, ("a", 1): right, ("b", 0): wrong, ("b", 1): wrong}
+    result = example_bootstrap(models, "a", "b", x, y, reps=200)
+    assert result.mean == 1.0 and result.low == 1.0
+    with pytest.raises(ValueError, match="config 'c' has no kept models"):
+        example_bootstrap(models, "c", "b", x, y)
+
+
+def test_summarize_at_the_kept_epoch():
+    table = pd.DataFrame({"config": ["a"] * 4, "seed": [0, 0, 1, 1], "epoch": [1, 2, 1, 2], "best_epoch": [1, 1, 2, 2],
+                          "val_acc": [0.9, 0.5, 0.6, 0.7]})
+    assert summarize(table, "val_acc", at="best")["mean"].item() == pytest.approx(0.8)
+    assert summarize(table, "val_acc")["mean"].item() == pytest.approx(0.6)
+    with pytest.raises(ValueError, match="at='first' is not allowed"):
+        summarize(table, "val_acc", at="first")
