@@ -55,6 +55,34 @@ def test_stop_button_keeps_history(tiny):
     assert panel.results_frame().loc[0, "ended"] == "stopped by the user"
 
 
+def test_seeds_repeat_a_run_and_its_row_shows_the_mean_and_spread(tiny):
+    panel = TrainingPanel(tiny, base=BASE, spec=default_spec(BASE))
+    panel.run(epochs=2)
+    assert "val_acc ±" not in panel.results_frame().columns  # one seed: the plain row
+    result = panel.run(seeds=3, epochs=2)
+    assert [r.config.seed for r in panel.results[1:]] == [0, 1, 2] and result is panel.results[-1]
+    row = panel.results_frame().iloc[-1]
+    accs = [next(h["val_acc"] for h in r.history if h["epoch"] == r.best_epoch) for r in panel.results[1:]]
+    assert row["run"] == 2 and row["seeds"] == 3 and row["val_acc"] == pytest.approx(sum(accs) / 3)
+    assert row["val_acc ±"] >= 0 and row["best epoch"].count(",") == 2
+    assert "mean over 3 seeds" in panel.status.value and "±" in panel.status.value
+    assert panel.progress.value == panel.progress.max
+
+
+def test_a_bad_seed_count_is_refused_and_stop_ends_every_seed(tiny):
+    panel = TrainingPanel(tiny, base=BASE.replace(epochs=200, batch_size=8), spec=default_spec(BASE))
+    panel.run(seeds=5)
+    assert "seeds=5 is out of range: allowed is 1 to 3" in panel.status.value and panel.results == []
+    panel.run(wait=False, seeds=3, epochs=200)
+    deadline = time.time() + 30
+    while panel.progress.value < 20 and time.time() < deadline:
+        time.sleep(0.01)
+    panel.stop_button.click()
+    panel.wait(timeout=60)
+    assert len(panel.results) == 1 and panel.results[0].stop_reason == "stopped by the user"
+    assert panel.results_frame().loc[0, "ended"] == "stopped by the user"
+
+
 def test_run_is_refused_while_running(tiny):
     panel = TrainingPanel(tiny, base=BASE.replace(epochs=200, batch_size=8))
     panel.run(wait=False)
@@ -89,7 +117,7 @@ def test_controls_from_spec():
     assert isinstance(build_control(Control("x", "float", 0.5)), W.FloatText)
     assert isinstance(build_control(Control("b", "bool", True)), W.Checkbox)
     names = [c.name for c in default_spec(BASE)]
-    assert names == ["dataset", "model", "optimizer", "lr", "epochs", "batch_size"]
+    assert names == ["dataset", "model", "optimizer", "lr", "epochs", "batch_size", "seeds"]
 
 
 def test_panel_renders_as_a_widget(panel):

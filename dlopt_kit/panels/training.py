@@ -19,10 +19,11 @@ import ipywidgets as W
 import pandas as pd
 from matplotlib.figure import Figure
 
+from dlopt_kit.core import checks
 from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent, StopReason
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
-from dlopt_kit.core.plots import figure_png, plot_history
+from dlopt_kit.core.plots import figure_png, plot_comparison, plot_history
 from dlopt_kit.core.training import FitResult, fit
 
 # ``x as x``: re-exported, lessons and tests import them from here, where they were first written
@@ -30,15 +31,53 @@ from dlopt_kit.panels.base import CONTROL_MIN_WIDTH as CONTROL_MIN_WIDTH
 from dlopt_kit.panels.base import Control, PanelControls, RunStopPanel, build_control, control_grid
 from dlopt_kit.panels.base import control_value as control_value
 
+MAX_SEEDS = 3
+
 
 def default_spec(base: RunConfig, datasets: Sequence[str] = ("fashion_mnist",)) -> list[Control]:
-    """The first lesson's knobs: dataset, model, optimizer, lr, epochs, batch size."""
+    """The first lesson's knobs: dataset, model, optimizer, lr, epochs, batch size, and seeds (1 to 3)."""
     return [Control("dataset", "choice", datasets[0], tuple(datasets)),
             Control("model", "choice", base.model, ("cnn", "mlp")),
             Control("optimizer", "choice", base.optimizer, ("adam", "adamw", "sgd")),
             Control("lr", "float", base.lr),
             Control("epochs", "int", base.epochs),
-            Control("batch_size", "int", base.batch_size, label="batch size")]
+            Control("batch_size", "int", base.batch_size, label="batch size"),
+            Control("seeds", "int", 1)]
+
+
+def seed_band_plot(histories: Sequence[Any]) -> Figure:
+    """The live figure of a run repeated over seeds: validation loss and accuracy per epoch, the mean over the seeds
+    trained so far with a band of one std (``plot_comparison``)."""
+    frames = [h.to_frame().assign(seed=i, config=f"{len(histories)} seed{'s' if len(histories) > 1 else ''}")
+              for i, h in enumerate(histories)]
+    table = pd.concat(frames, ignore_index=True)
+    fig = Figure(figsize=(8, 3))
+    for ax, metric in zip(fig.subplots(1, 2), ("val_loss", "val_acc"), strict=True):
+        plot_comparison(table, metric, ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def seed_count(values: dict[str, Any]) -> int:
+    """How many seeds a run repeats over: the ``seeds`` control (1 to 3), or 1 for a panel without one."""
+    return checks.whole("seeds", values.get("seeds", 1), 1, MAX_SEEDS)
+
+
+def seed_row(results: Sequence[FitResult], metrics: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The results row of a run repeated over seeds: each metric's mean over the seeds, with its std in a
+    ``<metric> ±`` column; epochs run and best epochs listed per seed. One seed gives the plain row."""
+    if len(results) == 1:
+        return {"epochs run": len(results[0].history), "best epoch": results[0].best_epoch, **metrics[0]}
+    row: dict[str, Any] = {"epochs run": ", ".join(str(len(r.history)) for r in results),
+                           "best epoch": ", ".join(str(r.best_epoch) for r in results)}
+    for key in metrics[0]:
+        values = [m[key] for m in metrics]
+        if all(isinstance(v, (int, float)) and v is not None for v in values):
+            row[key] = float(pd.Series(values, dtype=float).mean())
+            row[f"{key} ±"] = float(pd.Series(values, dtype=float).std())
+        else:
+            row[key] = values[-1]
+    return row
 
 
 def config_from_values(base: RunConfig, values: dict[str, Any]) -> RunConfig:
@@ -102,13 +141,15 @@ class TrainingPanel(PanelControls, RunStopPanel):
         """The config and data the controls name, or None (said in the status line) when a setting is bad."""
         values = self.values()
         try:
+            seeds = seed_count(values)
             config = self.make_config(self.base, values)
             data = self.data_fn(values)
         except (ValueError, RuntimeError) as exc:  # a bad setting: say so, keep every earlier result
             return self._not_started(exc)
-        self.progress.max = max(1, config.epochs * -(-len(data.y_train) // config.batch_size))
+        self.progress.max = max(1, seeds * config.epochs * -(-len(data.y_train) // config.batch_size))
         self.progress.value, self.progress.description = 0, "training"
-        self._say(f"Run {len(self.results) + 1}: training {config.model} on {data.name}…", "black")
+        over = f" over {seeds} seeds" if seeds > 1 else ""
+        self._say(f"Run {len(self.rows) + 1}: training {config.model} on {data.name}{over}…", "black")
         return partial(self._train, config, data, values)
 
     def run(self, wait: bool = True, **values: Any) -> FitResult | None:
@@ -122,30 +163,41 @@ class TrainingPanel(PanelControls, RunStopPanel):
     # ------------------------------------------------------------ the worker thread
     def _train(self, config: RunConfig, data: Splits, values: dict[str, Any]) -> None:
         started = time.perf_counter()
+        seeds = seed_count(values)
+        done: list[FitResult] = []
+        steps_before = 0
 
         def on_epoch(history: Any, state: Any = None, **_: Any) -> None:
             self.model = state.model if state is not None else None  # a live plot may draw from it (lesson 01)
-            self.plot.value = figure_png(self.live_plot(history))  # a Figure, not pyplot: this is not the main thread
+            figure = self.live_plot(history) if seeds == 1 else seed_band_plot([r.history for r in done] + [history])
+            self.plot.value = figure_png(figure)  # a Figure, not pyplot: this is not the main thread
             self.plot.layout.display = None
 
         def on_step(state: Any, **_: Any) -> None:
-            self.progress.value = min(state.step, self.progress.max)
+            self.progress.value = min(steps_before + state.step, self.progress.max)
 
-        # a failure here is shown by RunStopPanel ("Run failed: ..."); earlier results stay
-        result = self.fit_fn(config, data, progress=False,
-                             callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch, on_step, every=5)])
-        metrics = self.row_metrics(result, data, values)
-        self.results.append(result)
-        self.rows.append({"run": len(self.results), **self.table_values(values), "epochs run": len(result.history),
-                          "best epoch": result.best_epoch, **metrics,
+        for seed in range(config.seed, config.seed + seeds):  # a failure is shown by RunStopPanel; results stay
+            result = self.fit_fn(config.replace(seed=seed), data, progress=False,
+                                 callbacks=[StopOnEvent(self._stop), LambdaCallback(on_epoch, on_step, every=5)])
+            done.append(result)
+            steps_before = self.progress.value
+            if StopReason.of(result.stop_reason) in (StopReason.STOPPED, StopReason.INTERRUPTED):
+                break  # Stop ends the whole run: the seeds trained so far make its row
+        metrics = [self.row_metrics(r, data, values) for r in done]
+        self.results.extend(done)
+        result = done[-1]
+        self.rows.append({"run": len(self.rows) + 1, **self.table_values(values), **seed_row(done, metrics),
                           "seconds": round(time.perf_counter() - started, 1),
                           "ended": StopReason.head(result.stop_reason)})
         self.table.value = self.results_frame().to_html(index=False, float_format="{:.3f}".format, na_rep="")
         colour = "crimson" if StopReason.of(result.stop_reason) is StopReason.DIVERGED else "green"
-        shown = ", ".join(f"{k} {v:.3f}" for k, v in metrics.items() if isinstance(v, float))
+        row = self.rows[-1]
+        shown = ", ".join(f"{k} {row[k]:.3f}" + (f" ± {row[k + ' ±']:.3f}" if k + " ±" in row else "")
+                          for k, v in metrics[-1].items() if isinstance(v, float))
         by = "validation accuracy" if config.monitor == "val_acc" else "validation loss"
-        self._say(f"Run {len(self.results)}: {html.escape(result.stop_reason)}; best epoch "
-                  f"{result.best_epoch} (by {by}){': ' + shown if shown else ''}.", colour)
+        over = f" (mean over {len(done)} seeds)" if len(done) > 1 else ""
+        self._say(f"Run {len(self.rows)}: {html.escape(result.stop_reason)}; best epoch "
+                  f"{row['best epoch']} (by {by}){over}{': ' + shown if shown else ''}.", colour)
 
     def on_done(self) -> None:
         self.progress.value = self.progress.max
