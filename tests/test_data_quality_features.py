@@ -14,6 +14,7 @@ from dlopt_kit.data_quality.plots import (
     plot_detection,
     plot_effects,
     show_examples,
+    show_fills,
     show_label_issues,
 )
 from dlopt_kit.panels import boundary_panel, data_quality_panel
@@ -118,3 +119,15 @@ def test_boundary_panel_draws_the_boundary_live():
     panel.run(model="mlp", engineered=False, hidden=8)
     assert panel.results_frame()["model"].tolist() == ["linear", "mlp"]
     assert panel.run(hidden=0) is None and "hidden=0" in panel.status.value
+
+
+def test_show_fills_draws_every_image_whole_with_holes_and_each_fill(tiny):
+    from dlopt_kit.core.corruptions import corrupt
+
+    holes = corrupt(tiny, "missing", 0.5, seed=0).data
+    fig = show_fills(tiny, holes, [0, 1], methods=("zero", "neighbours"))
+    assert len(fig.axes) == 2 * 4
+    assert [a.get_title() for a in fig.axes[:4]] == ["whole", "missing (red)", "zero fill", "neighbours fill"]
+    shown = fig.axes[1].images[0].get_array()
+    assert np.ma.isMaskedArray(shown) and shown.mask.any()  # the missing pixels, drawn in the 'bad' colour
+    assert not np.ma.getmaskarray(fig.axes[3].images[0].get_array()).any()  # a fill leaves no hole

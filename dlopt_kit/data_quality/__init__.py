@@ -12,6 +12,7 @@ from dlopt_kit.data_quality.plots import (
     plot_detection,
     plot_effects,
     show_examples,
+    show_fills,
     show_label_issues,
 )
 from dlopt_kit.data_quality.report import data_report, near_duplicates, outliers, overlap
@@ -21,5 +22,5 @@ __all__ = [
     "class_pairs", "class_recall", "corrupt", "CORRUPTIONS", "CorruptionStudy", "cost_table", "data_report",
     "detect", "detection", "engineer", "ENGINEERED", "feature_study", "fixes", "mean_features", "near_duplicates",
     "outliers", "overlap", "pleomorphism", "plot_class_counts", "plot_decision_boundary", "plot_detection",
-    "plot_effects", "show_examples", "show_label_issues", "train_ready"
+    "plot_effects", "show_examples", "show_fills", "show_label_issues", "train_ready"
 ]

@@ -131,3 +131,26 @@ def plot_decision_boundary(model: torch.nn.Module, raw: Splits, fmap: FeatureMap
     ax.set_xlabel("x1")
     ax.set_ylabel("x2")
     return ax
+
+
+def show_fills(clean: Splits, holes: Splits, indices: Sequence[int], methods: Sequence[str] = ("zero", "neighbours",
+                                                                                                "mean")) -> Figure:
+    """Training images at ``indices``: whole (``clean``), with their missing pixels (``holes``, NaN, drawn in red),
+    and filled by each of ``methods`` (see ``fixes.impute``), one row per image. Only the training split is filled
+    (``holes``'s other splits are whole)."""
+    from dlopt_kit.data_quality.fixes import impute
+
+    filled = {m: impute(holes, m).x_train for m in methods}
+    columns = ["whole", "missing (red)", *(f"{m} fill" for m in methods)]
+    fig, axes = plt.subplots(len(indices), len(columns), figsize=(1.25 * len(columns), 1.3 * len(indices)),
+                             squeeze=False)
+    cmap = plt.get_cmap("gray_r").with_extremes(bad="red")
+    for row, i in zip(axes, indices, strict=True):
+        pictures = [clean.x_train[int(i), 0], holes.x_train[int(i), 0], *(filled[m][int(i), 0] for m in methods)]
+        for ax, picture, title in zip(row, pictures, columns, strict=True):
+            ax.imshow(np.ma.masked_invalid(picture.cpu().numpy()), cmap=cmap, vmin=0, vmax=1)
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == indices[0]:
+                ax.set_title(title, fontsize=7)
+    fig.tight_layout(pad=0.3)
+    return fig
