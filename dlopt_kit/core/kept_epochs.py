@@ -51,12 +51,16 @@ class ArmEpochs:
         """Still improving at the end of its budget in most seeds (more than half)."""
         return len(self.late_seeds()) > len(self.kept) / 2
 
-    def describe(self) -> str:
-        """``"L2 kept epochs 28, 29, 30 of 30"``."""
+    def epochs_text(self) -> str:
+        """``"epochs 28, 29, 30 of 30"``: the kept epochs per seed (``*``: ended early) over the budget."""
         budgets = sorted(set(self.budget.values()))
         of = str(budgets[0]) if len(budgets) == 1 else "/".join(str(self.budget[s]) for s in self.kept)
         kept = ", ".join(f"{k}{'*' if self.ended_early.get(s) else ''}" for s, k in self.kept.items())
-        return f"{self.arm} kept epochs {kept} of {of}"
+        return f"epochs {kept} of {of}"
+
+    def describe(self) -> str:
+        """``"L2 kept epochs 28, 29, 30 of 30"``."""
+        return f"{self.arm} kept {self.epochs_text()}"
 
     def as_record(self) -> dict:
         return {"kept": self.kept, "budget": self.budget, "ended_early": self.ended_early}
@@ -115,7 +119,7 @@ def check(arms: list[ArmEpochs | None], fixed_budget: Mapping[str, str] | None) 
         if arm is None:
             continue
         if arm.arm in fixed:
-            notes.append(f"fixed budget for {arm.arm} (kept {arm.describe().split(' kept ', 1)[1]}): {fixed[arm.arm]}")
+            notes.append(f"fixed budget for {arm.arm} (kept {arm.epochs_text()}): {fixed[arm.arm]}")
         elif arm.under_trained():
             failures.append(f"{arm.describe()}: its best epoch is in the last fifth of its budget in "
                             f"{len(arm.late_seeds())} of {len(arm.kept)} seeds, so it was still improving; give it "

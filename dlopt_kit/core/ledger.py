@@ -69,10 +69,6 @@ def close() -> None:
     _current = None
 
 
-def current() -> Open | None:
-    return _current
-
-
 def _plain(value: Any) -> Any:
     """``value`` with numpy numbers as Python ones and non-finite floats as None, for JSON."""
     if isinstance(value, dict):
