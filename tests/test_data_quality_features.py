@@ -131,3 +131,31 @@ def test_show_fills_draws_every_image_whole_with_holes_and_each_fill(tiny):
     shown = fig.axes[1].images[0].get_array()
     assert np.ma.isMaskedArray(shown) and shown.mask.any()  # the missing pixels, drawn in the 'bad' colour
     assert not np.ma.getmaskarray(fig.axes[3].images[0].get_array()).any()  # a fill leaves no hole
+
+
+def test_show_copies_titles_each_copy_with_its_distance_and_verdict(tiny):
+    from dlopt_kit.core.corruptions import corrupt
+    from dlopt_kit.data_quality import show_copies
+
+    leaked = corrupt(tiny, "leak", 0.5, seed=0)
+    fig = show_copies(leaked, near=1.5, count=3)
+    titles = [a.get_title() for a in fig.axes]
+    assert titles[:3] == ["train image"] * 3
+    assert all(t.startswith("test copy\nd=") and t.endswith(": found") for t in titles[3:6])  # within 1.5 by design
+    moved = [float(t.split("d=")[1].split(":")[0]) for t in titles[6:9]]
+    assert all(t.startswith("moved 1 px") for t in titles[6:9]) and min(moved) > 1.5  # one pixel: past the check
+
+
+def test_plot_class_recall_draws_each_arm_per_class(tiny):
+    from dlopt_kit.data_quality import plot_class_recall
+    from dlopt_kit.data_quality.study import CorruptionStudy, class_recall
+
+    study = CorruptionStudy(tiny, LINEAR.replace(model="mlp", hidden=16), seeds=(0, 1))
+    study.run("thin_class", 0.8)
+    ax = plot_class_recall(study, "thin_class", ax=Figure().subplots())
+    bars = [p for p in ax.patches]
+    assert len(bars) == 3 * tiny.num_classes and [t.get_text() for t in ax.get_xticklabels()] == tiny.classes
+    fixed = [class_recall(study.fits[("thin_class", 0.8, s)]["fixed"].model, tiny, 0) for s in (0, 1)]
+    assert bars[2 * tiny.num_classes].get_height() == pytest.approx(np.mean(fixed))  # the fixed arm's first class
+    with pytest.raises(ValueError, match="'missing' has not been run"):
+        plot_class_recall(study, "missing")

@@ -190,3 +190,43 @@ def test_train_ready_applies_the_lessons_fix(tiny):
         train_ready(noisy, None, fix=True)
     found, issues = detect(corrupt(tiny, "outliers", 0.1), FAST)
     assert issues is None and found.check == "outliers"
+
+
+@pytest.mark.parametrize("kind", ["label_noise", "pair_noise"])
+def test_noisy_val_changes_validation_labels_as_training_labels(tiny, kind):
+    plain, noisy = corrupt(tiny, kind, 0.4, seed=2), corrupt(tiny, kind, 0.4, seed=2, noisy_val=True)
+    assert torch.equal(plain.data.y_train, noisy.data.y_train)  # the same training labels either way
+    assert torch.equal(plain.data.y_val, tiny.y_val)  # plain leaves validation alone
+    changed = np.flatnonzero((noisy.data.y_val != tiny.y_val).numpy())
+    assert changed.tolist() == sorted(noisy.details["val_planted"].tolist()) and len(changed) > 0
+    assert torch.equal(noisy.data.y_test, tiny.y_test)  # the test split stays clean
+    with pytest.raises(ValueError, match="noisy_val=True applies to label_noise and pair_noise only"):
+        corrupt(tiny, "missing", 0.1, noisy_val=True)
+
+
+def test_study_files_noisy_validation_runs_apart_and_uses_its_label_config(tiny):
+    folds = FAST.replace(epochs=1)
+    study = CorruptionStudy(tiny, FAST, seeds=(0,), label_config=folds)
+    study.run("pair_noise", 0.4)
+    study.run("pair_noise", 0.4, noisy_val=True)
+    assert study.table()["corruption"].tolist() == ["pair_noise", "pair_noise (noisy val)"]
+    clean, noisy = study.fits[("pair_noise", 0.4, 0)], study.fits[("pair_noise (noisy val)", 0.4, 0)]
+    assert clean["clean"] is noisy["clean"]  # the clean arm keeps the clean validation split
+    assert not torch.equal(study.planted[("pair_noise (noisy val)", 0)].data.y_val, tiny.y_val)
+    assert carried(study.arm("pair_noise (noisy val)", "corrupted")).arm == "pair_noise (noisy val): corrupted"
+    # the same training labels, and fold models of one epoch (validation cannot change the epoch they keep), find the
+    # same label issues: label_config is what the folds train
+    flagged = [study.issues[(kind, 0)].indices.tolist() for kind in ("pair_noise", "pair_noise (noisy val)")]
+    assert flagged[0] == flagged[1]
+
+
+def test_equal_steps_scales_each_arms_epochs_by_its_training_size(tiny):
+    study = CorruptionStudy(tiny, FAST.replace(epochs=4), seeds=(0,))
+    study.run("near_duplicates", 0.5, equal_steps=True)
+    runs = study.fits[("near_duplicates", 0.5, 0)]
+    with_copies = len(study.planted[("near_duplicates", 0)].data.y_train)
+    assert len(runs["clean"].history) == 4
+    assert runs["corrupted"].config.epochs == max(1, round(4 * len(tiny.y_train) / with_copies))  # fewer epochs
+    assert runs["corrupted"].config.epochs < 4
+    study.run("outliers", 0.3)  # without it every arm keeps the config's epochs
+    assert study.fits[("outliers", 0.3, 0)]["fixed"].config.epochs == 4

@@ -78,17 +78,40 @@ def class_pairs(data: Splits) -> list[tuple[int, int]]:
     return [(c, c + 1) for c in range(0, data.num_classes - 1, 2)]
 
 
+def _relabel(data: Splits, kind: str, y: torch.Tensor, rate: float, rng: np.random.Generator,
+             details: dict) -> np.ndarray:
+    """Change ``rate`` of the labels ``y`` in place as ``kind`` (label_noise or pair_noise) does; return the changed
+    rows."""
+    if kind == "label_noise":
+        planted = _pick(rng, np.arange(len(y)), rate)
+        shift = torch.from_numpy(rng.integers(1, data.num_classes, len(planted)))
+        y[planted] = (y[planted] + shift) % data.num_classes
+        return planted
+    partner = {}
+    for a, b in class_pairs(data):
+        partner[a], partner[b] = b, a
+    pool = np.flatnonzero(np.isin(y.numpy(), list(partner)))
+    planted = _pick(rng, pool, rate)
+    y[planted] = torch.tensor([partner[int(v)] for v in y[planted]], dtype=y.dtype)
+    details["pairs"] = [(data.classes[a], data.classes[b]) for a, b in class_pairs(data)]
+    return planted
+
+
 def corrupt(data: Splits, kind: str, rate: float, seed: int = 0, split: str = "test",
-            thinned: str | None = None) -> Corrupted:
+            thinned: str | None = None, noisy_val: bool = False) -> Corrupted:
     """A corrupted copy of ``data`` (see the module's table); ``split`` is where ``leak`` plants its copies
     ("test" or "val"), ``thinned`` the class ``thin_class`` removes (default: Shirt for Fashion-MNIST, else the
     first class). The same ``seed`` plants the same corruption. In a dry run the corrupted copy's training split is
     the first ``dry_run.EXAMPLES`` examples of ``data``'s (copying and corrupting every row is work), except for
-    ``leak``, whose copies come from the whole training split."""
+    ``leak``, whose copies come from the whole training split. ``noisy_val`` (label_noise and pair_noise only) changes
+    the validation labels the same way and at the same rate, as when one team labelled both splits; the changed
+    validation rows are ``details["val_planted"]``."""
     kind = checks.choice("kind", kind, CORRUPTIONS)
     rate = checks.number("rate", rate, 0.0, 1.0, high_open=kind != "thin_class")
     split = checks.choice("split", split, ("test", "val"))
     rng = np.random.default_rng(checks.whole("seed", seed, 0, 2**32 - 1))
+    if noisy_val and kind not in ("label_noise", "pair_noise"):
+        raise ValueError(f"noisy_val=True applies to label_noise and pair_noise only, not kind={kind!r}")
     train = (data.x_train, data.y_train) if kind == "leak" else dry.head(data.x_train, data.y_train)  # leak: all
     x, y = (t.clone() for t in train)
     n = len(y)
@@ -113,18 +136,12 @@ def corrupt(data: Splits, kind: str, rate: float, seed: int = 0, split: str = "t
         x[mask] = float("nan")
         planted = np.flatnonzero(mask.flatten(1).any(1).numpy())
         details["missing_values"] = int(mask.sum())
-    elif kind == "label_noise":
-        planted = _pick(rng, every, rate)
-        shift = torch.from_numpy(rng.integers(1, data.num_classes, len(planted)))
-        y[planted] = (y[planted] + shift) % data.num_classes
-    elif kind == "pair_noise":
-        partner = {}
-        for a, b in class_pairs(data):
-            partner[a], partner[b] = b, a
-        pool = np.flatnonzero(np.isin(y.numpy(), list(partner)))
-        planted = _pick(rng, pool, rate)
-        y[planted] = torch.tensor([partner[int(v)] for v in y[planted]], dtype=y.dtype)
-        details["pairs"] = [(data.classes[a], data.classes[b]) for a, b in class_pairs(data)]
+    elif kind in ("label_noise", "pair_noise"):
+        planted = _relabel(data, kind, y, rate, rng, details)
+        if noisy_val:
+            y_val = data.y_val.clone()
+            details["val_planted"] = _relabel(data, kind, y_val, rate, rng, details)
+            data = with_split(data, "val", data.x_val, y_val)
     elif kind == "thin_class":
         name = thinned or THINNED.get(data.name, data.classes[0])
         checks.choice("thinned", name, data.classes)

@@ -8,9 +8,11 @@ from dlopt_kit.data_quality import fixes
 from dlopt_kit.data_quality.features import ENGINEERED, cost_table, engineer, feature_study, mean_features, pleomorphism
 from dlopt_kit.data_quality.plots import (
     plot_class_counts,
+    plot_class_recall,
     plot_decision_boundary,
     plot_detection,
     plot_effects,
+    show_copies,
     show_examples,
     show_fills,
     show_label_issues,
@@ -21,6 +23,6 @@ from dlopt_kit.data_quality.study import CorruptionStudy, class_recall, detect, 
 __all__ = [
     "class_pairs", "class_recall", "corrupt", "CORRUPTIONS", "CorruptionStudy", "cost_table", "data_report",
     "detect", "detection", "engineer", "ENGINEERED", "feature_study", "fixes", "mean_features", "near_duplicates",
-    "outliers", "overlap", "pleomorphism", "plot_class_counts", "plot_decision_boundary", "plot_detection",
-    "plot_effects", "show_examples", "show_fills", "show_label_issues", "train_ready"
+    "outliers", "overlap", "pleomorphism", "plot_class_counts", "plot_class_recall", "plot_decision_boundary",
+    "plot_detection", "plot_effects", "show_copies", "show_examples", "show_fills", "show_label_issues", "train_ready"
 ]

@@ -1,5 +1,6 @@
 """Lesson 01's pictures: damage and recovery per corruption, detection precision and recall, flagged examples, class
-counts, and the decision boundary of a model on a 2-D set."""
+counts, each class's recall per arm, leaked copies against the overlap check, and the decision boundary of a model
+on a 2-D set."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from dlopt_kit.core.corruptions import Corrupted
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import predict_proba
 from dlopt_kit.data_quality.features import FeatureMap
 from dlopt_kit.data_quality.report import LabelIssues
+from dlopt_kit.data_quality.study import CorruptionStudy, class_recall
 
 
 def figure_axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
@@ -154,3 +157,56 @@ def show_fills(clean: Splits, holes: Splits, indices: Sequence[int], methods: Se
                 ax.set_title(title, fontsize=7)
     fig.tight_layout(pad=0.3)
     return fig
+
+
+def show_copies(leaked: Corrupted, near: float, count: int = 4, shift: int = 1) -> Figure:
+    """For the first ``count`` planted copies of a ``leak``: the training image, its copy in the evaluation split and
+    the same copy moved ``shift`` pixels to the right, each copy titled with its pixel distance to the original,
+    against the overlap check's threshold ``near``."""
+    split = leaked.split
+    x_train, x_eval = leaked.data.x_train, getattr(leaked.data, f"x_{split}")
+    fig, axes = plt.subplots(3, count, figsize=(1.5 * count, 4.8))
+    axes = np.asarray(axes).reshape(3, count)
+    for j in range(count):
+        original = x_train[int(leaked.details["copied_from"][j])]
+        copy = x_eval[int(leaked.planted[j])]
+        moved = torch.zeros_like(copy)
+        moved[..., shift:] = copy[..., :-shift]
+        images = [(original, "train image"), (copy, f"{split} copy"), (moved, f"moved {shift} px")]
+        for i, (image, title) in enumerate(images):
+            ax = axes[i, j]
+            ax.imshow(image[0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)
+            if i:
+                distance = float((image - original).flatten().norm())
+                verdict = "found" if distance <= near else "missed"
+                title = f"{title}\nd={distance:.2f}: {verdict}"
+            ax.set_title(title, fontsize=8)
+            ax.axis("off")
+    fig.suptitle(f"pixel distance to the training image; the overlap check flags d <= {near:g}", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def plot_class_recall(study: CorruptionStudy, kind: str = "thin_class", rate: float | None = None,
+                      ax: Axes | None = None) -> Axes:
+    """Each class's test recall in ``kind``'s clean, corrupted and fixed arms (mean over seeds, a dot per seed):
+    where a thinned class's recall went, and which classes paid for bringing it back."""
+    ax = figure_axes(ax, (9, 3))
+    data = study.data
+    keys = [key for key in study.fits if key[0] == kind and (rate is None or key[1] == rate)]
+    if not keys:
+        raise ValueError(f"corruption {kind!r} has not been run: run(kind, rate) first")
+    arms = {"clean": "tab:blue", "corrupted": "tab:red", "fixed": "tab:green"}
+    width = 0.27
+    for k, (arm, colour) in enumerate(arms.items()):
+        recalls = np.array([[class_recall(study.fits[key][arm].model, data, c) for c in range(data.num_classes)]
+                            for key in keys])
+        x = np.arange(data.num_classes) + (k - 1) * width
+        ax.bar(x, recalls.mean(0), width * 0.9, color=colour, alpha=0.45, label=arm)
+        for row in recalls:
+            ax.plot(x, row, ".", color=colour, markersize=3)
+    ax.set_xticks(np.arange(data.num_classes), data.classes, rotation=30, fontsize=8, ha="right")
+    ax.set_ylabel("test recall")
+    ax.set_ylim(0, 1.05)
+    ax.legend(fontsize=8, ncols=3, loc="lower right")
+    return ax

@@ -3,7 +3,8 @@
 ``CorruptionStudy(data, base, seeds).run(kind, rate)`` plants ``kind`` with each seed (the corruption's draw and the
 training seed are the same number), trains ``base`` on the clean, the corrupted and the fixed training split, scores
 each kept model once on the test split, and measures the matching check of the data report against what was
-planted. Every arm picks its epoch on the (clean) validation split.
+planted. Every arm picks its epoch on the clean validation split, unless a label-noise run asks for noisy
+validation labels (``run(..., noisy_val=True)``).
 """
 
 from __future__ import annotations
@@ -88,11 +89,14 @@ def train_ready(planted: Corrupted, found: Finding | None, fix: bool) -> tuple[S
 
 class CorruptionStudy:
     """Runs corruptions over ``seeds`` with ``base`` and keeps every result: ``table`` has one row per (corruption,
-    seed), ``issues`` the label issues found, ``planted`` the corrupted copies."""
+    seed), ``issues`` the label issues found, ``planted`` the corrupted copies. ``label_config`` is the config of the
+    out-of-fold models that find label issues (default: the run's own); they need good probabilities, not the best
+    model, so a shorter run does."""
 
     def __init__(self, data: Splits, base: RunConfig, seeds: Sequence[int] = (0, 1, 2), near: float = NEAR,
-                 folds: int = 3) -> None:
+                 folds: int = 3, label_config: RunConfig | None = None) -> None:
         self.data, self.base, self.near, self.folds = data, base, near, folds
+        self.label_config = label_config  # the fold models that find label issues (default: each run's config)
         self.seeds = checks.seeds("seeds", seeds)
         self._clean: dict[RunConfig, FitResult] = {}
         self.rows: list[dict] = []
@@ -112,33 +116,40 @@ class CorruptionStudy:
         data = data or self.data
         return evaluate(result.model, data.x_test, data.y_test)[1]
 
-    def run(self, kind: str, rate: float, **changes) -> pd.DataFrame:
+    def run(self, kind: str, rate: float, noisy_val: bool = False, equal_steps: bool = False,
+            **changes) -> pd.DataFrame:
         """Plant ``kind`` at ``rate`` with every seed; return (and keep) one row per seed: the test accuracy of the
         clean, corrupted and fixed arms, the detection's found / planted / hits / precision / recall and, for
         ``thin_class``, the thinned class's test recall in each arm. ``changes`` (``epochs=20``) apply to the base
-        config of every arm of this run."""
+        config of every arm of this run. With ``noisy_val`` (label noise only) the validation labels the corrupted
+        and fixed arms choose their epoch on are as noisy as the training labels; the clean arm keeps the clean
+        split, and the rows are filed under ``"<kind> (noisy val)"`` (what ``arm`` then takes). With ``equal_steps``
+        an arm whose training split is smaller or larger than the clean one trains proportionally more or fewer epochs,
+        so that every arm takes about as many optimiser steps (for runs with a fixed number of epochs)."""
         kind = checks.choice("kind", kind, CORRUPTIONS)
         config = self.base.replace(**changes)  # a bad setting is named before anything trains
+        label = f"{kind} (noisy val)" if noisy_val else kind
         rows = []
         for seed in self.seeds:
-            planted = corrupt(self.data, kind, rate, seed)
-            self.planted[(kind, seed)] = planted
-            found, issues = detect(planted, config, self.near, self.folds, seed)
+            planted = corrupt(self.data, kind, rate, seed, noisy_val=noisy_val)
+            self.planted[(label, seed)] = planted
+            found, issues = detect(planted, self.label_config or config, self.near, self.folds, seed)
             if issues is not None:
-                self.issues[(kind, seed)] = issues
+                self.issues[(label, seed)] = issues
             clean = self.clean(seed, config)
-            row = {"corruption": kind, "rate": rate, "seed": seed, "fix": FIXES[kind],
+            row = {"corruption": label, "rate": rate, "seed": seed, "fix": FIXES[kind],
                    "changes": ", ".join(f"{k}={v}" for k, v in changes.items()), "clean": self._score(clean)}
             naive, _ = train_ready(planted, found, fix=False)
             fixed, fix_changes = train_ready(planted, found, fix=True)
             if kind == "leak":  # the same clean model, scored on the leaked and on the deduplicated test split
                 row["corrupted"], row["fixed"] = self._score(clean, naive), self._score(clean, fixed)
-                self.fits[(kind, rate, seed)] = {"clean": clean, "corrupted": clean, "fixed": clean}
+                self.fits[(label, rate, seed)] = {"clean": clean, "corrupted": clean, "fixed": clean}
             else:
-                corrupted = fit(config.replace(seed=seed), naive, progress=False)
-                repaired = fit(config.replace(seed=seed, **fix_changes), fixed, progress=False)
+                corrupted = fit(self._steps(config, naive, equal_steps).replace(seed=seed), naive, progress=False)
+                repaired = fit(self._steps(config, fixed, equal_steps).replace(seed=seed, **fix_changes), fixed,
+                               progress=False)
                 row["corrupted"], row["fixed"] = self._score(corrupted), self._score(repaired)
-                self.fits[(kind, rate, seed)] = {"clean": clean, "corrupted": corrupted, "fixed": repaired}
+                self.fits[(label, rate, seed)] = {"clean": clean, "corrupted": corrupted, "fixed": repaired}
                 if kind == "thin_class":
                     cls = self.data.classes.index(planted.details["thinned"])
                     row.update({f"{arm} recall": class_recall(r.model, self.data, cls)
@@ -148,6 +159,12 @@ class CorruptionStudy:
             rows.append(row)
         self.rows.extend(rows)
         return pd.DataFrame(rows)
+
+    def _steps(self, config: RunConfig, data: Splits, equal: bool) -> RunConfig:
+        """``config`` with its epochs scaled by clean size / ``data``'s training size when ``equal``."""
+        if not equal:
+            return config
+        return config.replace(epochs=max(1, round(config.epochs * len(self.data.y_train) / len(data.y_train))))
 
     def table(self) -> pd.DataFrame:
         """Every run so far, one row per (corruption, seed)."""
