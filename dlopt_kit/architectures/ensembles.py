@@ -70,10 +70,13 @@ def train_members(config: RunConfig, data: Splits, size: int, seed: int = 0) -> 
     return results, time.perf_counter() - started
 
 
-def ensemble_study(config: RunConfig, data: Splits, size: int = 5, seeds: Sequence[int] = (0, 1, 2)) -> pd.DataFrame:
+def ensemble_study(config: RunConfig, data: Splits, size: int = 5, seeds: Sequence[int] = (0, 1, 2),
+                   curves: dict | None = None) -> pd.DataFrame:
     """One row per ensemble seed: the validation accuracy of the best member (chosen on it), the test accuracy of
     that member, of the average member, of the probability average and of the majority vote, and the seconds the
-    members took to train. The test split is read only for these scores."""
+    members took to train. The test split is read only for these scores. Pass a dict as ``curves`` to receive, per
+    ensemble seed, the test accuracy of the average of the first k members for k = 1 .. ``size`` (the members in
+    the order they were trained: the accuracy-against-members curve, ``plot_ensemble_curve``)."""
     rows = []
     for seed in checks.seeds("seeds", seeds):
         results, seconds = train_members(config, data, size, seed)
@@ -81,6 +84,10 @@ def ensemble_study(config: RunConfig, data: Splits, size: int = 5, seeds: Sequen
         val = [accuracy(predict_proba(m, data.x_val).argmax(-1), data.y_val) for m in models]
         test = [accuracy(predict_proba(m, data.x_test).argmax(-1), data.y_test) for m in models]
         best = max(range(size), key=val.__getitem__)
+        if curves is not None:
+            probs = torch.stack([predict_proba(m, data.x_test) for m in models])
+            running = probs.cumsum(0) / torch.arange(1, size + 1).view(-1, 1, 1)
+            curves[seed] = [accuracy(p.argmax(-1), data.y_test) for p in running]
         rows.append({"seed": seed, "members": size, "best member val_acc": val[best],
                      "best member": test[best], "mean member": sum(test) / size,
                      "average": accuracy(ensemble_proba(models, data.x_test).argmax(-1), data.y_test),

