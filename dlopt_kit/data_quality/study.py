@@ -38,7 +38,8 @@ FIXES = {"duplicates": "drop the exact duplicates found", "near_duplicates": "dr
          "leak": "drop the test examples found in train", "missing": "fill each pixel from its neighbours",
          "label_noise": "drop the label issues found", "pair_noise": "drop the label issues found",
          "thin_class": "class_weight='balanced'", "outliers": "drop the outliers found"}
-NAIVE = {"missing": "NaN filled with 0"}  # what the corrupted arm trains on where the raw data cannot be trained on
+NAIVE = {"missing": "NaN filled with each pixel's training mean"}  # what the corrupted arm trains on where the raw
+# data cannot be trained on: the tabular default (scikit-learn's SimpleImputer)
 
 
 def class_recall(model: torch.nn.Module, data: Splits, cls: int, split: str = "test") -> float:
@@ -73,11 +74,11 @@ def detect(planted: Corrupted, config: RunConfig, near: float = NEAR, folds: int
 
 def train_ready(planted: Corrupted, found: Finding | None, fix: bool) -> tuple[Splits, dict]:
     """What a run trains (or, for ``leak``, is scored) on, and the config changes it needs: without the fix the
-    corrupted data, its NaN filled with 0 (the naive fill: nothing trains on NaN); with it, the data after the
-    lesson's fix for the kind (``FIXES``)."""
+    corrupted data, its NaN filled with each pixel's training mean (the tabular default: nothing trains on NaN); with
+    it, the data after the lesson's fix for the kind (``FIXES``)."""
     kind, data = planted.kind, planted.data
     if kind == "missing":
-        return impute(data, "neighbours" if fix else "zero"), {}
+        return impute(data, "neighbours" if fix else "mean"), {}
     if not fix:
         return data, {}
     if kind == "thin_class":
