@@ -4,17 +4,23 @@ from matplotlib.figure import Figure
 
 from dlopt_kit.augmentation import sample_photo
 from dlopt_kit.augmentation.robustness import (
+    confusion,
+    moved,
     plot_augmented,
     plot_class_grid,
+    plot_confusions,
     plot_robustness,
+    plot_shifted_sets,
+    predict_labels,
     robustness_summary,
     shift_accuracies,
+    swap_rate,
 )
 from dlopt_kit.core.augment import LIMITS, SHIFT_NAMES, Augmenter, AugmentSpec, shifted
 from dlopt_kit.core.compare import compare
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.training import fit
-from dlopt_kit.panels.augmentation import AugmentGallery, config_with_augment
+from dlopt_kit.panels.augmentation import AugmentGallery, augment_knobs, config_with_augment
 
 EVERYTHING = AugmentSpec(rotate=30, translate=0.2, scale=0.3, hflip=0.5, vflip=0.5, brightness=0.3, contrast=0.3,
                          erase=0.5)
@@ -154,3 +160,90 @@ def test_plot_shifted_sets_shows_the_very_images_of_each_set(tiny):
     assert torch.allclose(row.float(), expected, atol=1e-6)
     with pytest.raises(ValueError, match="needs images"):
         plot_shifted_sets(tiny.x_test.flatten(1))
+
+
+# ---------------------------------------------------------------- pad-and-crop, moved images, swaps (notebook 02)
+
+def test_crop_shifts_by_whole_pixels_within_its_range():
+    x = torch.zeros(64, 1, 9, 9)
+    x[:, :, 4, 4] = 1.0  # one bright pixel in the middle
+    torch.manual_seed(0)
+    out = Augmenter(AugmentSpec(crop=2))(x)
+    assert out.shape == x.shape and torch.equal(out.sum((1, 2, 3)), torch.ones(64))  # moved, never blurred or lost
+    where = torch.stack([(img[0] == 1).nonzero()[0] for img in out]) - 4
+    assert int(where.abs().max()) <= 2 and len({tuple(w.tolist()) for w in where}) > 5  # per image, up to 2 px
+    assert AugmentSpec(crop=3).crop == 3.0 and repr(AugmentSpec(hflip=0.5, crop=2)) == "crop 2, hflip 0.5"
+
+
+@pytest.mark.parametrize(("value", "message"), [(2.5, "must be a whole number from 0 to 8"),
+                                                (9, "out of range: allowed is 0 to 8")])
+def test_crop_takes_whole_pixels_only(value, message):
+    with pytest.raises(ValueError, match=f"augmentation crop={value}.*{message}"):
+        AugmentSpec(crop=value)
+
+
+def test_moved_moves_every_image_by_exactly_its_pixels(tiny):
+    x = torch.zeros(40, 1, 8, 8)
+    x[:, :, 4, 4] = 1.0
+    out = moved(x, 3)
+    where = torch.stack([(img[0] == 1).nonzero()[0] for img in out]) - 4
+    assert torch.equal(where.abs().sum(1), torch.full((40,), 3))  # exactly 3 px along one axis
+    assert len({tuple(w.tolist()) for w in where}) == 4  # right, left, down, up
+    assert torch.equal(moved(x, 3), out) and moved(x, 0) is x
+    edge = torch.ones(4, 1, 8, 8)
+    assert int((moved(edge, 2) == 0).sum()) == 4 * 2 * 8  # the space left behind is zero
+    for bad in (-1, 8, 1.5):
+        with pytest.raises(ValueError, match="pixels="):
+            moved(x, bad)
+    with pytest.raises(ValueError, match="needs images"):
+        moved(torch.rand(4, 30), 1)
+
+
+def test_shift_accuracies_on_moved_sets_and_on_validation(tiny):
+    base = RunConfig(model="mlp", epochs=1, batch_size=32)
+    table = compare({"none": base}, tiny, seeds=(0,), progress=False,
+                    extra_metrics=shift_accuracies(("clean", "darker"), moves=(2,)))
+    assert {"acc_clean", "acc_darker", "acc_moved_2"} <= set(table.columns) and "acc_shifted" not in table.columns
+    assert table["acc_clean"].iloc[0] == pytest.approx(table["test_acc"].iloc[0])
+    val = compare({"none": base}, tiny, seeds=(0,), progress=False,
+                  extra_metrics=shift_accuracies(("clean", "rotated"), split="val"))
+    assert val["val_acc_clean"].iloc[-1] == pytest.approx(val["val_acc"].iloc[-1])  # the kept epoch's validation acc
+    assert "acc_rotated" not in val.columns and "val_acc_rotated" in val.columns
+    with pytest.raises(ValueError, match="split='train'"):
+        shift_accuracies(split="train")
+
+
+def test_swap_rate_counts_a_read_as_b_and_confusions_sum_over_seeds(tiny):
+    base = RunConfig(model="mlp", epochs=1, batch_size=32)
+    models = {}
+    table = compare({"none": base}, tiny, seeds=(0, 1), progress=False, models=models, extra_metrics=swap_rate(0, 1))
+    run = table.iloc[-1]
+    predicted = predict_labels(models[("none", 1)], tiny.x_test)
+    y = tiny.y_test
+    expected = (float(((y == 0) & (predicted == 1)).sum() / (y == 0).sum())
+                + float(((y == 1) & (predicted == 0)).sum() / (y == 1).sum())) / 2
+    assert run["swap_0_1"] == pytest.approx(expected) and 0.0 <= run["other_errors"] <= 1.0
+    counts = confusion(models, tiny, "none")
+    assert counts.shape == (tiny.num_classes, tiny.num_classes) and counts.sum() == 2 * len(y)
+    assert isinstance(plot_confusions(models, tiny, ["none"]), Figure)
+    assert isinstance(plot_shifted_sets(tiny.x_test, shifts=("clean",), moves=(1, 2), n=4), Figure)
+    with pytest.raises(ValueError, match="config='cnn' has no models"):
+        confusion(models, tiny, "cnn")
+
+
+def test_augment_knobs_drive_the_panel_config():
+    knobs = augment_knobs(RunConfig(model="cnn", epochs=7, patience=3))
+    by_name = {k.name: k for k in knobs}
+    assert [k.name for k in knobs][:3] == ["model", "hflip", "crop"] and by_name["crop"].kind == "int"
+    assert by_name["epochs"].default == 7 and by_name["patience"].default == 3 and by_name["model"].default == "cnn"
+    config = config_with_augment(RunConfig(), {"hflip": 0.5, "crop": 2, "patience": 4})
+    assert config.augment == AugmentSpec(hflip=0.5, crop=2) and config.patience == 4
+    with pytest.raises(ValueError, match="not augmentations"):
+        augment_knobs(RunConfig(), ("twist",))
+
+
+def test_gallery_crop_slider_moves_in_whole_pixels(tiny):
+    gallery = AugmentGallery(tiny)
+    assert gallery.sliders["crop"].step == 1.0 and gallery.sliders["crop"].max == 8.0
+    gallery.set_values(crop=3)
+    assert gallery.spec() == AugmentSpec(crop=3) and "crop 3" in gallery.status.value

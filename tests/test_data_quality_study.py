@@ -230,3 +230,13 @@ def test_equal_steps_scales_each_arms_epochs_by_its_training_size(tiny):
     assert runs["corrupted"].config.epochs < 4
     study.run("outliers", 0.3)  # without it every arm keeps the config's epochs
     assert study.fits[("outliers", 0.3, 0)]["fixed"].config.epochs == 4
+
+
+def test_study_trains_seeds_in_workers_with_the_numbers_of_one_process(tiny):
+    plan = [("pair_noise", 0.4), ("missing", 0.3)]
+    alone = CorruptionStudy(tiny, FAST, seeds=(0, 1), jobs=1)
+    together = CorruptionStudy(tiny, FAST, seeds=(0, 1), jobs=2)
+    first, second = alone.run_all(plan), together.run_all(plan)
+    assert first.equals(second) and list(second["corruption"]) == ["pair_noise"] * 2 + ["missing"] * 2
+    assert carried(alone.arm("missing", "fixed")).kept == carried(together.arm("missing", "fixed")).kept
+    assert together.issues[("pair_noise", 1)].indices.tolist() == alone.issues[("pair_noise", 1)].indices.tolist()

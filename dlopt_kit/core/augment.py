@@ -23,6 +23,7 @@ from dlopt_kit.core import checks
 LIMITS: dict[str, tuple[float, str]] = {
     "rotate": (180.0, "degrees, the largest rotation either way"),
     "translate": (0.5, "fraction of the width and height, the largest shift"),
+    "crop": (8.0, "whole pixels: zero-pad each side, crop back at random (a shift of up to that many pixels)"),
     "scale": (0.9, "fraction, zoom drawn from [1 - s, 1 + s]"),
     "hflip": (1.0, "probability of a left-right flip"),
     "vflip": (1.0, "probability of an upside-down flip"),
@@ -33,6 +34,7 @@ LIMITS: dict[str, tuple[float, str]] = {
     "erase": (1.0, "probability of erasing a random rectangle"),
 }
 COLOUR_ONLY = ("saturation", "hue")
+WHOLE = ("crop",)  # strengths that count pixels
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class AugmentSpec:
 
     rotate: float = 0.0
     translate: float = 0.0
+    crop: float = 0.0
     scale: float = 0.0
     hflip: float = 0.0
     vflip: float = 0.0
@@ -58,6 +61,9 @@ class AugmentSpec:
         for name, (high, unit) in LIMITS.items():
             try:
                 value = checks.number(f"augmentation {name}", getattr(self, name), 0.0, high)
+                if name in WHOLE and not value.is_integer():
+                    raise ValueError(f"augmentation {name}={getattr(self, name)!r} must be a whole number from 0 "
+                                     f"to {high:g}")
             except ValueError as exc:
                 raise ValueError(f"{exc} ({unit})") from None
             object.__setattr__(self, name, value)
@@ -106,6 +112,8 @@ class Augmenter(nn.Module):
             steps.append(K.RandomAffine(degrees=s.rotate, translate=(s.translate, s.translate) if s.translate else None,
                                         scale=(1 - s.scale, 1 + s.scale) if s.scale else None, padding_mode="zeros",
                                         p=1.0))
+        if s.crop:
+            steps.append(_PadCrop(int(s.crop)))
         if s.hflip:
             steps.append(K.RandomHorizontalFlip(p=s.hflip))
         if s.vflip:
@@ -134,6 +142,25 @@ class Augmenter(nn.Module):
         if x.shape[1] != 3 and (self.spec.saturation or self.spec.hue):
             raise ValueError(f"saturation and hue need colour images (3 channels); these have {x.shape[1]}")
         return self.steps(x).clamp_(0.0, 1.0)
+
+
+class _PadCrop(nn.Module):
+    """Pad-and-crop, the CIFAR recipe's shift (He et al. 2016; d2l 14.1, fastai's ``aug_transforms``): zero-pad
+    ``pixels`` on each side and crop a random window of the original size, per image (kornia's ``RandomCrop``, built
+    for the first batch's size). Whole-pixel shifts: no interpolation blurs the image, unlike ``translate``."""
+
+    def __init__(self, pixels: int) -> None:
+        super().__init__()
+        self.pixels = pixels
+        self.crops: dict[tuple[int, int], nn.Module] = {}
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        import kornia.augmentation as K
+
+        size = (int(x.shape[-2]), int(x.shape[-1]))
+        if size not in self.crops:
+            self.crops[size] = K.RandomCrop(size, padding=self.pixels, fill=0.0, padding_mode="constant", p=1.0)
+        return self.crops[size](x)
 
 
 # ---------------------------------------------------------------- shifted test sets

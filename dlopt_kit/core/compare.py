@@ -27,14 +27,17 @@ def label_configs(configs: Sequence[RunConfig]) -> list[str]:
 def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits, seeds: Sequence[int] = (0, 1, 2),
             fit_fn: Callable[..., FitResult] = fit, progress: bool = True,
             extra_metrics: Callable[[FitResult, Splits], dict[str, float]] | None = None,
-            models: dict | None = None, results: dict | None = None, **fit_kwargs) -> pd.DataFrame:
+            models: dict | None = None, results: dict | None = None, parallel: bool = False,
+            **fit_kwargs) -> pd.DataFrame:
     """Train every config with every seed; return a tidy table.
 
     Columns: ``config`` (a label naming what differs, or the mapping's key), ``seed``, the history columns
     (``epoch``, ``train_loss``, ``val_acc``, ...), ``test_loss``/``test_acc`` of the best weights, ``best_epoch`` (the
     epoch those weights come from, chosen on validation) and ``stop_reason``. Pass a dict as ``models`` to keep
     every run's model (with its best weights) in it under ``(label, seed)``, or as ``results`` to keep every run's
-    ``FitResult`` (its per-step record too); ``fit_kwargs`` go to every ``fit``.
+    ``FitResult`` (its per-step record too); ``fit_kwargs`` go to every ``fit``. With ``parallel`` the runs train
+    in worker processes where the CPU has cores to spare (``core.processes``; the same numbers, no progress bar);
+    it applies to the plain ``fit`` without ``fit_kwargs`` only, and is ignored otherwise.
     """
     if isinstance(configs, RunConfig) or not isinstance(configs, (Mapping, Sequence)) or isinstance(configs, str):
         raise ValueError(f"configs must be a list of RunConfig or a dict label -> RunConfig; got {configs!r}")
@@ -53,14 +56,24 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
         check_fit(config, data)
     frames = []
     runs = [(label, config, seed) for label, config in zip(labels, configs, strict=True) for seed in seeds]
-    for label, config, seed in tqdm(runs, desc="runs", disable=not progress):
-        result = fit_fn(config.replace(seed=seed), data, progress=False, **fit_kwargs)
+    trained = None
+    if parallel and fit_fn is fit and not fit_kwargs:
+        from dlopt_kit.core.processes import run_tasks
+
+        trained = iter(run_tasks(_fit_quietly, [(config.replace(seed=seed), data) for _, config, seed in runs]))
+    for label, config, seed in tqdm(runs, desc="runs", disable=not progress or trained is not None):
+        result = next(trained) if trained is not None else fit_fn(config.replace(seed=seed), data, progress=False,
+                                                                   **fit_kwargs)
         if models is not None:
             models[(label, seed)] = result.model
         if results is not None:
             results[(label, seed)] = result
         frames.append(run_frame(label, seed, result, data, extra_metrics))
     return pd.concat(frames, ignore_index=True)
+
+
+def _fit_quietly(config: RunConfig, data: Splits) -> FitResult:
+    return fit(config, data, progress=False)
 
 
 def run_frame(label: str, seed: int, result: FitResult, data: Splits,

@@ -77,6 +77,10 @@ class Schedule:
     def __setattr__(self, name: str, value: Any) -> None:
         raise AttributeError("a Schedule is immutable: build a new one, or use .replace(...)")
 
+    def __reduce__(self) -> tuple:
+        """Pickle as the call that builds it (worker processes receive configs that hold a schedule)."""
+        return (_rebuild, (self.kind, dict(self._params)))
+
     @classmethod
     def parse(cls, value: Schedule | str | Mapping) -> Schedule:
         """A ``Schedule`` from itself, a kind (``"cosine"``) or a dict ``{"kind": "step", "gamma": 0.5}``."""
@@ -178,3 +182,7 @@ def lr_curve(schedule: Schedule | str, lr: float, epochs: int, steps_per_epoch: 
         if scheduler is not None and (schedule.per_batch or (step + 1) % steps_per_epoch == 0):
             scheduler.step()
     return out
+
+
+def _rebuild(kind: str, params: dict[str, Any]) -> Schedule:
+    return Schedule(kind, **params)

@@ -161,7 +161,7 @@ def find_label_issues(data: Splits, config: RunConfig, folds: int = 3, seed: int
         data = with_split(data, "train", *dry.head(data.x_train, data.y_train))
     probs = out_of_fold_probs(data, config, folds, seed)
     given = data.y_train.cpu().numpy()
-    ranked = cleanlab_issues(given, probs, return_indices_ranked_by="self_confidence")
+    ranked = cleanlab_issues(given, probs, return_indices_ranked_by="self_confidence", n_jobs=1)  # no nested pool
     return LabelIssues(np.asarray(ranked, dtype=np.int64), probs, given)
 
 

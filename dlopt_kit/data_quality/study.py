@@ -19,6 +19,7 @@ from dlopt_kit.core import checks, kept_epochs
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.corruptions import CORRUPTIONS, Corrupted, corrupt, detection
 from dlopt_kit.core.data import Splits
+from dlopt_kit.core.processes import run_tasks
 from dlopt_kit.core.training import FitResult, evaluate, fit, predict_proba
 from dlopt_kit.data_quality.fixes import drop, impute
 from dlopt_kit.data_quality.report import (
@@ -88,15 +89,61 @@ def train_ready(planted: Corrupted, found: Finding | None, fix: bool) -> tuple[S
     return drop(data, found.indices, planted.split), {}
 
 
+def _score(result: FitResult, data: Splits) -> float:
+    return evaluate(result.model, data.x_test, data.y_test)[1]
+
+
+def _steps(config: RunConfig, clean: Splits, data: Splits, equal: bool) -> RunConfig:
+    """``config`` with its epochs scaled by ``clean``'s training size / ``data``'s when ``equal``."""
+    if not equal:
+        return config
+    return config.replace(epochs=max(1, round(config.epochs * len(clean.y_train) / len(data.y_train))))
+
+
+def fit_clean(config: RunConfig, data: Splits) -> FitResult:
+    """The clean arm: ``config`` trained on ``data`` as it is (a function of its own, for worker processes)."""
+    return fit(config, data, progress=False)
+
+
+def run_seed(data: Splits, config: RunConfig, label_config: RunConfig, near: float, folds: int, kind: str,
+             rate: float, seed: int, noisy_val: bool, equal_steps: bool,
+             clean: FitResult) -> tuple[dict, Corrupted, LabelIssues | None, dict[str, FitResult]]:
+    """One seed of ``CorruptionStudy.run``: plant, detect, train the corrupted and the fixed arm and score all three
+    on the test split. Returns the row, the planted copy, the label issues (or None) and the three runs."""
+    label = f"{kind} (noisy val)" if noisy_val else kind
+    planted = corrupt(data, kind, rate, seed, noisy_val=noisy_val)
+    found, issues = detect(planted, label_config, near, folds, seed)
+    row = {"corruption": label, "rate": rate, "seed": seed, "fix": FIXES[kind], "changes": "",
+           "clean": _score(clean, data)}
+    naive, _ = train_ready(planted, found, fix=False)
+    fixed, fix_changes = train_ready(planted, found, fix=True)
+    if kind == "leak":  # the same clean model, scored on the leaked and on the deduplicated test split
+        row["corrupted"], row["fixed"] = _score(clean, naive), _score(clean, fixed)
+        runs = {"clean": clean, "corrupted": clean, "fixed": clean}
+    else:
+        corrupted = fit(_steps(config, data, naive, equal_steps).replace(seed=seed), naive, progress=False)
+        repaired = fit(_steps(config, data, fixed, equal_steps).replace(seed=seed, **fix_changes), fixed,
+                       progress=False)
+        row["corrupted"], row["fixed"] = _score(corrupted, data), _score(repaired, data)
+        runs = {"clean": clean, "corrupted": corrupted, "fixed": repaired}
+        if kind == "thin_class":
+            cls = data.classes.index(planted.details["thinned"])
+            row.update({f"{arm} recall": class_recall(r.model, data, cls) for arm, r in runs.items()})
+    if kind != "thin_class":
+        row.update(detection(found.indices, planted.planted))
+    return row, planted, issues, runs
+
+
 class CorruptionStudy:
     """Runs corruptions over ``seeds`` with ``base`` and keeps every result: ``table`` has one row per (corruption,
     seed), ``issues`` the label issues found, ``planted`` the corrupted copies. ``label_config`` is the config of the
     out-of-fold models that find label issues (default: the run's own); they need good probabilities, not the best
-    model, so a shorter run does."""
+    model, so a shorter run does. ``jobs`` is the number of worker processes that train seeds at once (default:
+    ``core.processes.jobs()``; the numbers do not depend on it)."""
 
     def __init__(self, data: Splits, base: RunConfig, seeds: Sequence[int] = (0, 1, 2), near: float = NEAR,
-                 folds: int = 3, label_config: RunConfig | None = None) -> None:
-        self.data, self.base, self.near, self.folds = data, base, near, folds
+                 folds: int = 3, label_config: RunConfig | None = None, jobs: int | None = None) -> None:
+        self.data, self.base, self.near, self.folds, self.jobs = data, base, near, folds, jobs
         self.label_config = label_config  # the fold models that find label issues (default: each run's config)
         self.seeds = checks.seeds("seeds", seeds)
         self._clean: dict[RunConfig, FitResult] = {}
@@ -110,12 +157,8 @@ class CorruptionStudy:
         and then reused."""
         key = (config or self.base).replace(seed=seed)
         if key not in self._clean:
-            self._clean[key] = fit(key, self.data, progress=False)
+            self._clean[key] = fit_clean(key, self.data)
         return self._clean[key]
-
-    def _score(self, result: FitResult, data: Splits | None = None) -> float:
-        data = data or self.data
-        return evaluate(result.model, data.x_test, data.y_test)[1]
 
     def run(self, kind: str, rate: float, noisy_val: bool = False, equal_steps: bool = False,
             **changes) -> pd.DataFrame:
@@ -127,45 +170,31 @@ class CorruptionStudy:
         split, and the rows are filed under ``"<kind> (noisy val)"`` (what ``arm`` then takes). With ``equal_steps``
         an arm whose training split is smaller or larger than the clean one trains proportionally more or fewer epochs,
         so that every arm takes about as many optimiser steps (for runs with a fixed number of epochs)."""
-        kind = checks.choice("kind", kind, CORRUPTIONS)
+        return self.run_all([(kind, rate)], noisy_val=noisy_val, equal_steps=equal_steps, **changes)
+
+    def run_all(self, plan: Sequence[tuple[str, float]], noisy_val: bool = False, equal_steps: bool = False,
+                **changes) -> pd.DataFrame:
+        """``run`` for every ``(kind, rate)`` of ``plan``, with all their seeds trained at once in worker processes
+        where the CPU has cores to spare (``core.processes``; the numbers are those of one process). Returns the new
+        rows, in the order of ``plan`` and then of the seeds."""
+        plan = [(checks.choice("kind", kind, CORRUPTIONS), rate) for kind, rate in plan]
         config = self.base.replace(**changes)  # a bad setting is named before anything trains
-        label = f"{kind} (noisy val)" if noisy_val else kind
+        missing = [config.replace(seed=seed) for seed in self.seeds if config.replace(seed=seed) not in self._clean]
+        trained = run_tasks(fit_clean, [(key, self.data) for key in missing], self.jobs)
+        self._clean.update(zip(missing, trained, strict=True))
+        tasks = [(self.data, config, self.label_config or config, self.near, self.folds, kind, rate, seed, noisy_val,
+                  equal_steps, self._clean[config.replace(seed=seed)]) for kind, rate in plan for seed in self.seeds]
         rows = []
-        for seed in self.seeds:
-            planted = corrupt(self.data, kind, rate, seed, noisy_val=noisy_val)
+        for row, planted, issues, runs in run_tasks(run_seed, tasks, self.jobs):
+            label, rate, seed = row["corruption"], row["rate"], row["seed"]
+            row["changes"] = ", ".join(f"{k}={v}" for k, v in changes.items())
             self.planted[(label, seed)] = planted
-            found, issues = detect(planted, self.label_config or config, self.near, self.folds, seed)
             if issues is not None:
                 self.issues[(label, seed)] = issues
-            clean = self.clean(seed, config)
-            row = {"corruption": label, "rate": rate, "seed": seed, "fix": FIXES[kind],
-                   "changes": ", ".join(f"{k}={v}" for k, v in changes.items()), "clean": self._score(clean)}
-            naive, _ = train_ready(planted, found, fix=False)
-            fixed, fix_changes = train_ready(planted, found, fix=True)
-            if kind == "leak":  # the same clean model, scored on the leaked and on the deduplicated test split
-                row["corrupted"], row["fixed"] = self._score(clean, naive), self._score(clean, fixed)
-                self.fits[(label, rate, seed)] = {"clean": clean, "corrupted": clean, "fixed": clean}
-            else:
-                corrupted = fit(self._steps(config, naive, equal_steps).replace(seed=seed), naive, progress=False)
-                repaired = fit(self._steps(config, fixed, equal_steps).replace(seed=seed, **fix_changes), fixed,
-                               progress=False)
-                row["corrupted"], row["fixed"] = self._score(corrupted), self._score(repaired)
-                self.fits[(label, rate, seed)] = {"clean": clean, "corrupted": corrupted, "fixed": repaired}
-                if kind == "thin_class":
-                    cls = self.data.classes.index(planted.details["thinned"])
-                    row.update({f"{arm} recall": class_recall(r.model, self.data, cls)
-                                for arm, r in (("clean", clean), ("corrupted", corrupted), ("fixed", repaired))})
-            if kind != "thin_class":
-                row.update(detection(found.indices, planted.planted))
+            self.fits[(label, rate, seed)] = runs
             rows.append(row)
         self.rows.extend(rows)
         return pd.DataFrame(rows)
-
-    def _steps(self, config: RunConfig, data: Splits, equal: bool) -> RunConfig:
-        """``config`` with its epochs scaled by clean size / ``data``'s training size when ``equal``."""
-        if not equal:
-            return config
-        return config.replace(epochs=max(1, round(config.epochs * len(self.data.y_train) / len(data.y_train))))
 
     def table(self) -> pd.DataFrame:
         """Every run so far, one row per (corruption, seed)."""

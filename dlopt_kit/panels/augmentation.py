@@ -17,11 +17,15 @@ import torch
 from matplotlib.figure import Figure
 
 from dlopt_kit.augmentation.robustness import plot_augmented, plot_class_grid
-from dlopt_kit.core.augment import LIMITS, AugmentSpec
+from dlopt_kit.core.augment import LIMITS, WHOLE, AugmentSpec
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.plots import figure_png
+from dlopt_kit.panels.base import Control
 from dlopt_kit.panels.training import config_from_values, control_grid
+
+# the training panel's transforms, the lesson's recipe (flip and pad-and-crop) first
+PANEL_TRANSFORMS = ("hflip", "crop", "rotate", "translate", "scale", "vflip", "brightness", "contrast", "erase")
 
 
 def config_with_augment(base: RunConfig, values: dict[str, Any]) -> RunConfig:
@@ -32,6 +36,19 @@ def config_with_augment(base: RunConfig, values: dict[str, Any]) -> RunConfig:
     return config.replace(augment=AugmentSpec.from_dict(strengths)) if strengths else config
 
 
+def augment_knobs(base: RunConfig, transforms: tuple[str, ...] = PANEL_TRANSFORMS) -> list[Control]:
+    """Notebook 02's training-panel knobs: the model (mlp or cnn), one box per transform (all off), the epochs, the
+    early-stopping patience and the seeds, each starting from ``base``."""
+    unknown = [t for t in transforms if t not in LIMITS]
+    if unknown:
+        raise ValueError(f"transforms {unknown} are not augmentations: choose from {', '.join(LIMITS)}")
+    models = ("mlp", "cnn")
+    return [Control("model", "choice", base.model if base.model in models else "cnn", models),
+            *[Control(t, "int" if t in WHOLE else "float", 0 if t in WHOLE else 0.0) for t in transforms],
+            Control("epochs", "int", base.epochs), Control("patience", "int", base.patience),
+            Control("seeds", "int", 1)]
+
+
 class AugmentGallery:
     """``data``: image splits for the class grid; ``image``: the single image (defaults to the first one)."""
 
@@ -39,7 +56,8 @@ class AugmentGallery:
         self.data = data
         self.image = image if image is not None else data.x_train[0]
         start = spec or AugmentSpec()
-        self.sliders = {name: W.FloatSlider(value=getattr(start, name), min=0.0, max=high, step=high / 36,
+        self.sliders = {name: W.FloatSlider(value=getattr(start, name), min=0.0, max=high,
+                                            step=1.0 if name in WHOLE else high / 36,
                                             description=name, readout_format=".2f", continuous_update=False,
                                             style={"description_width": "initial"})
                         for name, (high, _unit) in LIMITS.items()}
