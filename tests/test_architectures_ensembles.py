@@ -6,6 +6,8 @@ from torch import nn
 
 from dlopt_kit.architectures.ensembles import (
     SWA,
+    disagreement,
+    ensemble_arm,
     ensemble_proba,
     ensemble_study,
     majority_vote,
@@ -13,6 +15,7 @@ from dlopt_kit.architectures.ensembles import (
     train_members,
 )
 from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.kept_epochs import carried
 from dlopt_kit.core.training import fit
 
 MLP = RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=64, epochs=3, monitor="val_acc")
@@ -56,6 +59,38 @@ def test_ensemble_study_chooses_the_member_on_validation_and_scores_the_ensemble
     assert ((scores >= 0) & (scores <= 1)).all().all()
     cnn = ensemble_study(MLP.replace(model="cnn", epochs=1), tiny, size=2, seeds=(0,))  # not vmap-able: one by one
     assert len(cnn) == 1
+
+
+def test_disagreement_is_the_mean_share_of_inputs_two_members_classify_differently():
+    x = torch.zeros(4, 3)
+    a, b = Fixed([0.6, 0.4, 0.0]), Fixed([0.1, 0.2, 0.7])
+    assert disagreement([a, a], x) == 0.0
+    assert disagreement([a, b], x) == 1.0
+    assert disagreement([a, a, b], x) == pytest.approx(2 / 3)  # pairs (a, a), (a, b), (a, b)
+    with pytest.raises(ValueError, match="at least 2 members, got 1"):
+        disagreement([a], x)
+
+
+def test_members_trained_by_a_member_function_in_workers_match_the_kit_fit(tiny):
+    from functools import partial
+
+    from dlopt_kit.core.compare import _fit_quietly
+
+    kit = ensemble_study(MLP.replace(patience=2), tiny, size=2, seeds=(0, 1))
+    own = ensemble_study(MLP.replace(patience=2), tiny, size=2, seeds=(0, 1), fit_member=partial(_fit_quietly))
+    columns = ["best member", "mean member", "average", "vote", "disagreement", "kept epoch", "epochs run"]
+    assert kit[columns].equals(own[columns])
+    assert own["disagreement"].between(0, 1).all() and own["ended early"].dtype == bool
+
+
+def test_an_ensemble_arm_carries_its_latest_member_epochs_so_a_claim_checks_convergence(tiny):
+    table = ensemble_study(MLP, tiny, size=2, seeds=(0, 1))
+    arm = ensemble_arm(table, "average")
+    epochs = carried(arm)
+    assert epochs is not None and list(arm.index) == [0, 1] and epochs.budget == {0: 3, 1: 3}
+    assert all(1 <= k <= 3 for k in epochs.kept.values())
+    with pytest.raises(ValueError, match="column='median' is not in the table"):
+        ensemble_arm(table, "median")
 
 
 def test_swa_averages_the_weights_of_the_last_epochs(tiny):

@@ -16,7 +16,9 @@ from dlopt_kit.architectures.mnist1d import (
     SignalCNN,
     SignalGRU,
     build_signal_model,
+    fit_arm,
     mnist1d_configs,
+    mnist1d_ensembles,
     mnist1d_study,
     plot_accuracy,
     plot_signals,
@@ -113,6 +115,19 @@ def test_the_study_trains_every_arm_per_seed_and_its_table_feeds_the_claims(sign
     assert again.loc["cnn", "test_acc"] == summary.loc["cnn", "test_acc"]  # seeded: the same runs again
     with pytest.raises(ValueError, match="arm='transformer' is not allowed"):
         mnist1d_study(tiny, data=signals, arms=("transformer",))
+
+
+def test_mnist1d_ensembles_train_the_section_1_network_per_member(signals):
+    tiny = Budget("tiny", 20, 10, epochs=1, seeds=(0, 1))
+    curves: dict = {}
+    table = mnist1d_ensembles(tiny, data=signals, arm="cnn", members=2, curves=curves)
+    assert list(table.index) == [0, 1] and sorted(curves) == [0, 1]
+    assert table["epochs run"].le(6).all()  # the section-1 config: at most six times the budget's epochs
+    first = fit_arm("cnn", mnist1d_configs(tiny)["cnn"].replace(seed=0), signals).model  # ensemble 0's first member
+    predicted = first.eval()(signals.x_test).argmax(-1)
+    assert curves[0][0] == pytest.approx(float((predicted == signals.y_test).float().mean()))
+    with pytest.raises(ValueError, match="arm='transformer' is not allowed"):
+        mnist1d_ensembles(tiny, data=signals, arm="transformer")
 
 
 def test_shuffling_positions_is_one_permutation_for_every_signal(signals):

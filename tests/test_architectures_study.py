@@ -85,6 +85,24 @@ def test_transfer_curve_is_reproducible(target, source):
     assert runs[0][["val_acc", "test_acc"]].equals(runs[1][["val_acc", "test_acc"]])
 
 
+def test_transfer_curve_takes_steps_per_size_and_gives_the_numbers_of_one_process(target, source):
+    from dlopt_kit.core.processes import run_tasks
+
+    modes = ("scratch", "full")
+    both = transfer_curve(target, source, CNN, sizes=(2, 4), seeds=(0,), steps={2: 10, 4: 30}, modes=modes)
+    from dlopt_kit.architectures.transfer import few_labels
+
+    expected = {n: for_steps(CNN, few_labels(target, n, 0), steps)[0].epochs for n, steps in ((2, 10), (4, 30))}
+    assert both.groupby("size")["epochs"].first().to_dict() == expected
+    alone = transfer_curve(target, source, CNN, sizes=(4,), seeds=(0,), steps=30, modes=modes)
+    assert both[both["size"] == 4].reset_index(drop=True)[["val_acc", "test_acc"]].equals(
+        alone[["val_acc", "test_acc"]])
+    in_workers = run_tasks(transfer_curve, [(target, source, CNN, (4,), (0,), 30, modes)], workers=2)
+    assert in_workers[0][["val_acc", "test_acc"]].equals(alone[["val_acc", "test_acc"]])
+    with pytest.raises(ValueError, match=r"steps has no count for sizes \[4\]"):
+        transfer_curve(target, source, CNN, sizes=(2, 4), steps={2: 10}, modes=modes)
+
+
 def test_few_label_ensembles_draw_per_seed_and_score_the_average(target):
     table = few_label_ensembles(RunConfig(model="mlp", hidden=32, lr=3e-3, batch_size=32, monitor="val_acc"),
                                 target, size=5, members=3, seeds=(0, 1), steps=30)

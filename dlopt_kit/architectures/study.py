@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -32,6 +32,7 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits, load_splits
 from dlopt_kit.core.device import seed_everything
 from dlopt_kit.core.kept_epochs import ArmEpochs
+from dlopt_kit.core.processes import run_tasks
 from dlopt_kit.core.training import evaluate, fit
 
 FEATURE_STORE = paths.datasets_dir() / "cache" / "features"  # git-ignored, filled by `make setup`
@@ -95,30 +96,46 @@ def _score(config: RunConfig, data: Splits, model: nn.Module | None) -> dict[str
 
 
 def transfer_curve(target: Splits, backbone: nn.Module, config: RunConfig, sizes: Sequence[int],
-                   seeds: Sequence[int] = (0, 1, 2), steps: int = 150, modes: Sequence[str] = ("scratch", "probe",
-                                                                                                    "full"),
-                   backbone_lr_scale: float = 0.1, features: Splits | None = None,
-                   features_config: RunConfig | None = None) -> pd.DataFrame:
+                   seeds: Sequence[int] = (0, 1, 2), steps: int | Mapping[int, int] = 150,
+                   modes: Sequence[str] = ("scratch", "probe", "full"), backbone_lr_scale: float = 0.1,
+                   features: Splits | None = None, features_config: RunConfig | None = None) -> pd.DataFrame:
     """Train each mode of ``TransferNet(backbone)`` on ``few_labels(target, size, seed)`` for every size and seed; one
-    row per (size, seed, arm) with ``val_acc``, ``test_acc`` and ``seconds``. ``full`` trains the backbone at
-    ``backbone_lr_scale`` x the head's learning rate. With ``features`` (another backbone's features of ``target``,
-    from ``backbone_features``) the arm ``features probe`` adds a linear model on them (``features_config``), trained
-    on the same labelled draw."""
+    row per (size, seed, arm) with ``val_acc``, ``test_acc``, the kept epoch, the epochs and ``seconds``. ``steps``
+    is the optimiser steps of every run, or a steps count per size (more labels take more steps to fit; every arm of
+    one size gets the same). ``full`` trains the backbone at ``backbone_lr_scale`` x the head's learning rate. With
+    ``features`` (another backbone's features of ``target``, from ``backbone_features``) the arm ``features probe``
+    adds a linear model on them (``features_config``), trained on the same labelled draw. The runs are independent
+    and train in worker processes (``processes.run_tasks``), each seeded as it would be alone."""
     modes = [checks.choice("mode", m, ("scratch", "probe", "last", "full")) for m in modes]
-    rows = []
+    seeds = checks.seeds("seeds", seeds)
+    if isinstance(steps, Mapping):
+        missing = [size for size in sizes if size not in steps]
+        if missing:
+            raise ValueError(f"steps has no count for sizes {missing}: give one per size of {list(sizes)}")
+    keys, tasks = [], []
     for size in sizes:
-        for seed in checks.seeds("seeds", seeds):
-            run, data = for_steps(config.replace(seed=seed), few_labels(target, size, seed), steps)
+        count = steps[size] if isinstance(steps, Mapping) else steps
+        for seed in seeds:
+            run, data = for_steps(config.replace(seed=seed), few_labels(target, size, seed), count)
             for mode in modes:
-                seed_everything(seed)
                 scale = backbone_lr_scale if mode in ("last", "full") else 1.0
-                net = TransferNet(backbone, target.num_classes, mode, backbone_lr_scale=scale)
-                rows.append({"size": size, "seed": seed, "arm": mode, **_score(run, data, net)})
+                keys.append((size, seed, mode))
+                tasks.append((run, data, seed, (backbone, target.num_classes, mode, scale)))
             if features is not None:
                 linear = features_config or RunConfig(model="linear", lr=1e-2, batch_size=32, monitor="val_acc")
-                linear, drawn = for_steps(linear.replace(seed=seed), few_labels(features, size, seed), steps)
-                rows.append({"size": size, "seed": seed, "arm": "features probe", **_score(linear, drawn, None)})
-    return pd.DataFrame(rows)
+                linear, drawn = for_steps(linear.replace(seed=seed), few_labels(features, size, seed), count)
+                keys.append((size, seed, "features probe"))
+                tasks.append((linear, drawn, seed, None))
+    scores = run_tasks(_transfer_run, tasks)
+    return pd.DataFrame([{"size": size, "seed": seed, "arm": arm, **score}
+                         for (size, seed, arm), score in zip(keys, scores, strict=True)])
+
+
+def _transfer_run(config: RunConfig, data: Splits, seed: int, net: tuple | None) -> dict[str, float]:
+    """One run of ``transfer_curve``: ``net`` is ``(backbone, classes, mode, backbone_lr_scale)`` for a
+    ``TransferNet`` built after seeding with ``seed``, or None for a kit model built from ``config``."""
+    seed_everything(seed)
+    return _score(config, data, None if net is None else TransferNet(net[0], net[1], net[2], backbone_lr_scale=net[3]))
 
 
 def arm_scores(curve: pd.DataFrame, size: int, metric: str = "test_acc") -> pd.DataFrame:
@@ -170,10 +187,10 @@ def few_label_ensembles(config: RunConfig, target: Splits, size: int, members: i
 
 
 def few_label_steps(budget: Budget) -> int:
-    """Optimiser steps per run in lesson 03's few-label experiments (transfer, ensembles): about 17 per epoch of the
-    budget, 100 at ``small`` and 170 at ``medium`` and ``full``, the same for every size: enough at 2 labels per
-    class; at 50 per class the arms are still improving at the end (lesson 03 says so). The runs keep their best
-    epoch by validation, and every arm of a comparison gets the same steps."""
+    """Optimiser steps per run in lesson 03's few-label experiments at 2 labels per class: about 17 per epoch of the
+    budget, 100 at ``small`` and 170 at ``medium`` and ``full`` (lesson 03 gives 10 per class twice as many, since
+    more labels take more steps to fit). The runs keep their best epoch by validation, and every arm of a comparison
+    gets the same steps."""
     return 10 * round(budget.epochs * 5 / 3)
 
 
