@@ -74,10 +74,10 @@ def test_disagreement_is_the_mean_share_of_inputs_two_members_classify_different
 def test_members_trained_by_a_member_function_in_workers_match_the_kit_fit(tiny):
     from functools import partial
 
-    from dlopt_kit.core.compare import _fit_quietly
+    from dlopt_kit.core.training import fit_quietly
 
     kit = ensemble_study(MLP.replace(patience=2), tiny, size=2, seeds=(0, 1))
-    own = ensemble_study(MLP.replace(patience=2), tiny, size=2, seeds=(0, 1), fit_member=partial(_fit_quietly))
+    own = ensemble_study(MLP.replace(patience=2), tiny, size=2, seeds=(0, 1), fit_member=partial(fit_quietly))
     columns = ["best member", "mean member", "average", "vote", "disagreement", "kept epoch", "epochs run"]
     assert kit[columns].equals(own[columns])
     assert own["disagreement"].between(0, 1).all() and own["ended early"].dtype == bool

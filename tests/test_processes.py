@@ -43,3 +43,15 @@ def test_compare_in_parallel_gives_the_table_of_one_process(tiny):
     many = compare(configs, tiny, seeds=(0, 1), progress=False, parallel=True, models=models)
     columns = [c for c in one.columns if c != "seconds"]  # wall-clock time is the one column that may differ
     assert one[columns].equals(many[columns]) and set(models) == {(k, s) for k in configs for s in (0, 1)}
+
+
+def test_fit_quietly_is_fit_without_a_progress_bar_and_runs_in_a_worker(tiny, capsys):
+    from dlopt_kit.core.training import fit_quietly
+
+    config = RunConfig(model="mlp", hidden=16, epochs=2, batch_size=64, lr=3e-3, seed=4)
+    quiet = fit_quietly(config, tiny)
+    assert capsys.readouterr().err == ""  # no progress bar
+    loud = fit(config, tiny, progress=False)
+    assert torch.equal(quiet.model[1].weight, loud.model[1].weight)
+    (in_worker,) = run_tasks(fit_quietly, [(config, tiny), (config.replace(seed=5), tiny)], workers=2)[:1]
+    assert torch.equal(in_worker.model[1].weight, loud.model[1].weight)

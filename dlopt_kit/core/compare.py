@@ -15,7 +15,7 @@ from dlopt_kit.core import checks
 from dlopt_kit.core.callbacks import higher_is_better
 from dlopt_kit.core.config import RunConfig, describe, differing_fields
 from dlopt_kit.core.data import Splits
-from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit
+from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit, fit_quietly
 
 
 def label_configs(configs: Sequence[RunConfig]) -> list[str]:
@@ -60,7 +60,7 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
     if parallel and fit_fn is fit and not fit_kwargs:
         from dlopt_kit.core.processes import run_tasks
 
-        trained = iter(run_tasks(_fit_quietly, [(config.replace(seed=seed), data) for _, config, seed in runs]))
+        trained = iter(run_tasks(fit_quietly, [(config.replace(seed=seed), data) for _, config, seed in runs]))
     for label, config, seed in tqdm(runs, desc="runs", disable=not progress or trained is not None):
         result = next(trained) if trained is not None else fit_fn(config.replace(seed=seed), data, progress=False,
                                                                    **fit_kwargs)
@@ -70,10 +70,6 @@ def compare(configs: Sequence[RunConfig] | Mapping[str, RunConfig], data: Splits
             results[(label, seed)] = result
         frames.append(run_frame(label, seed, result, data, extra_metrics))
     return pd.concat(frames, ignore_index=True)
-
-
-def _fit_quietly(config: RunConfig, data: Splits) -> FitResult:
-    return fit(config, data, progress=False)
 
 
 def run_frame(label: str, seed: int, result: FitResult, data: Splits,

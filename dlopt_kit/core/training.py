@@ -239,3 +239,9 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
     if result.stop_reason.startswith(StopReason.DIVERGED):
         warnings.warn(result.stop_reason, RuntimeWarning, stacklevel=2)
     return result
+
+
+def fit_quietly(config: RunConfig, data: Splits) -> FitResult:
+    """``fit(config, data)`` without a progress bar: a module-level function that worker processes can call
+    (``processes.run_tasks``)."""
+    return fit(config, data, progress=False)

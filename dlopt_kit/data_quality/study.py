@@ -20,7 +20,7 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.corruptions import CORRUPTIONS, Corrupted, corrupt, detection
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.processes import run_tasks
-from dlopt_kit.core.training import FitResult, evaluate, fit, predict_proba
+from dlopt_kit.core.training import FitResult, evaluate, fit, fit_quietly, predict_proba
 from dlopt_kit.data_quality.fixes import drop, impute
 from dlopt_kit.data_quality.report import (
     NEAR,
@@ -100,11 +100,6 @@ def _steps(config: RunConfig, clean: Splits, data: Splits, equal: bool) -> RunCo
     return config.replace(epochs=max(1, round(config.epochs * len(clean.y_train) / len(data.y_train))))
 
 
-def fit_clean(config: RunConfig, data: Splits) -> FitResult:
-    """The clean arm: ``config`` trained on ``data`` as it is (a function of its own, for worker processes)."""
-    return fit(config, data, progress=False)
-
-
 def run_seed(data: Splits, config: RunConfig, label_config: RunConfig, near: float, folds: int, kind: str,
              rate: float, seed: int, noisy_val: bool, equal_steps: bool,
              clean: FitResult) -> tuple[dict, Corrupted, LabelIssues | None, dict[str, FitResult]]:
@@ -157,7 +152,7 @@ class CorruptionStudy:
         and then reused."""
         key = (config or self.base).replace(seed=seed)
         if key not in self._clean:
-            self._clean[key] = fit_clean(key, self.data)
+            self._clean[key] = fit_quietly(key, self.data)
         return self._clean[key]
 
     def run(self, kind: str, rate: float, noisy_val: bool = False, equal_steps: bool = False,
@@ -180,7 +175,7 @@ class CorruptionStudy:
         plan = [(checks.choice("kind", kind, CORRUPTIONS), rate) for kind, rate in plan]
         config = self.base.replace(**changes)  # a bad setting is named before anything trains
         missing = [config.replace(seed=seed) for seed in self.seeds if config.replace(seed=seed) not in self._clean]
-        trained = run_tasks(fit_clean, [(key, self.data) for key in missing], self.jobs)
+        trained = run_tasks(fit_quietly, [(key, self.data) for key in missing], self.jobs)
         self._clean.update(zip(missing, trained, strict=True))
         tasks = [(self.data, config, self.label_config or config, self.near, self.folds, kind, rate, seed, noisy_val,
                   equal_steps, self._clean[config.replace(seed=seed)]) for kind, rate in plan for seed in self.seeds]
