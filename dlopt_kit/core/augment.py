@@ -145,7 +145,7 @@ class Augmenter(nn.Module):
 
 
 class _PadCrop(nn.Module):
-    """Pad-and-crop, the CIFAR recipe's shift (He et al. 2016; d2l 14.1, fastai's ``aug_transforms``): zero-pad
+    """Pad-and-crop, the CIFAR recipe's shift (He et al. 2016, with a random left-right flip): zero-pad
     ``pixels`` on each side and crop a random window of the original size, per image (kornia's ``RandomCrop``, built
     for the first batch's size). Whole-pixel shifts: no interpolation blurs the image, unlike ``translate``."""
 
