@@ -1,11 +1,38 @@
-"""Lesson 05, regularization: the penalties and weight statistics (from the core, which applies them in training) and
-the lesson's pictures."""
+"""Lesson 05, regularization: the penalties and weight statistics (from the core, which applies them in training), the
+lesson's experiment (every arm trained long, read at its last epoch and early-stopped, chosen on validation) and its
+pictures."""
 
 from __future__ import annotations
 
 from dlopt_kit.core.regularize import NEAR_ZERO, penalty, weight_stats, weight_values
-from dlopt_kit.regularization.plots import plot_regularization, plot_weight_histograms
+from dlopt_kit.regularization.plots import (
+    heatmap_frame,
+    outcome_table,
+    plot_class_weights,
+    plot_early_stopping,
+    plot_heatmaps,
+    plot_regularization,
+    plot_weight_histograms,
+)
+from dlopt_kit.regularization.study import (
+    EPOCHS,
+    LINEAR_ARMS,
+    LRS,
+    MLP_ARMS,
+    arm_table,
+    choose,
+    epochs_for,
+    families,
+    grid,
+    label,
+    run_study,
+    stop_epoch,
+    validation_scores,
+)
 
 __all__ = [
-    "NEAR_ZERO", "penalty", "plot_regularization", "plot_weight_histograms", "weight_stats", "weight_values"
+    "EPOCHS", "LINEAR_ARMS", "LRS", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose", "epochs_for", "families", "grid",
+    "heatmap_frame", "label", "outcome_table", "penalty", "plot_class_weights", "plot_early_stopping", "plot_heatmaps",
+    "plot_regularization", "plot_weight_histograms", "run_study", "stop_epoch", "validation_scores", "weight_stats",
+    "weight_values",
 ]

@@ -1,0 +1,147 @@
+"""Lesson 05's experiment: every arm trained long, read at its last epoch (no checkpoint selection) and at the epoch
+early stopping keeps, each arm's lr and strength chosen on validation.
+
+``run_study`` trains configs x seeds two at a time (``core.processes.run_tasks``) and returns ``compare``'s table with
+two more columns, ``last_test_loss`` and ``last_test_acc``: the test scores of the **last epoch's** weights, beside
+``test_loss``/``test_acc`` of the weights ``fit`` keeps (its best epoch by validation loss, what early stopping with a
+long enough patience keeps). ``choose`` picks, on validation, the best of a family of configs (one arm at several
+lrs and strengths); ``arm_table`` renames the chosen ones to their arm's name for the claims. ``stop_epoch`` says where
+early stopping with a given patience ends a run, from its validation losses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+import torch
+
+from dlopt_kit.core import checks
+from dlopt_kit.core.compare import final_epochs, run_frame
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.data import Splits
+from dlopt_kit.core.processes import run_tasks
+from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit
+
+LRS = (1e-3, 3e-3)  # Adam's lrs, each arm takes the better one on validation
+# epochs per run, by budget: long enough that the slowest arm (L2 at lr 1e-3, whose validation loss keeps creeping
+# down) keeps an epoch before the last fifth; more images (medium: 150 per class) overfit later and need more
+EPOCHS = {"small": 120, "medium": 200, "full": 200}
+# the MLP's arms: each a family of settings, every setting at every lr; validation picks one per family
+MLP_ARMS: dict[str, dict[str, dict]] = {
+    "none": {"none": {}},
+    "L2": {"L2 0.001": {"l2": 1e-3}, "L2 0.01": {"l2": 1e-2}},
+    "AdamW": {"AdamW 0.1": {"optimizer": "adamw", "weight_decay": 0.1},
+              "AdamW 1": {"optimizer": "adamw", "weight_decay": 1.0}},
+    "dropout": {"dropout": {"dropout": 0.5, "input_dropout": 0.2}},
+}
+# L1 against L2 on logistic regression under SGD: each penalty at three strengths, validation picks one
+LINEAR_ARMS: dict[str, dict[str, dict]] = {
+    "none": {"none": {}},
+    "L1": {f"L1 {s:g}": {"l1": s} for s in (3e-5, 1e-4, 3e-4)},
+    "L2": {f"L2 {s:g}": {"l2": s} for s in (1e-3, 3e-3, 1e-2)},
+}
+
+
+def epochs_for(budget: str) -> int:
+    """Lesson 05's epochs per run at the budget named ``budget`` (``EPOCHS``)."""
+    if budget not in EPOCHS:
+        raise ValueError(f"budget {budget!r} is not allowed: choose one of {', '.join(EPOCHS)}")
+    return EPOCHS[budget]
+
+
+def label(setting: str, lr: float) -> str:
+    """The config label of ``setting`` at ``lr``: ``"L2 0.01 | lr 0.001"``."""
+    return f"{setting} | lr {lr:g}"
+
+
+def grid(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], lrs: Sequence[float]) -> dict[str, RunConfig]:
+    """Every setting of every arm at every lr, as ``label -> RunConfig`` (``base`` with the setting's changes)."""
+    return {label(setting, lr): base.replace(lr=lr, **changes)
+            for settings in arms.values() for setting, changes in settings.items() for lr in lrs}
+
+
+def families(arms: Mapping[str, Mapping[str, dict]], lrs: Sequence[float]) -> dict[str, list[str]]:
+    """Each arm's config labels in ``grid`` (the candidates ``choose`` picks from)."""
+    return {arm: [label(setting, lr) for setting in settings for lr in lrs] for arm, settings in arms.items()}
+
+
+def _fit_both(config: RunConfig, data: Splits) -> tuple[FitResult, float, float, dict[str, torch.Tensor]]:
+    """One run: the result (its model holding the kept weights), the last epoch's test loss and accuracy, and the
+    last epoch's weights."""
+    result = fit(config, data, progress=False, restore_best=False)
+    last_loss, last_acc = evaluate(result.model, data.x_test, data.y_test)
+    last_state = {k: v.detach().clone() for k, v in result.model.state_dict().items()}
+    result.restore_best()
+    return result, last_loss, last_acc, last_state
+
+
+def run_study(configs: Mapping[str, RunConfig], data: Splits, seeds: Sequence[int],
+              models: dict | None = None) -> pd.DataFrame:
+    """Train every config with every seed (two runs at a time where the CPU has the cores) and return ``compare``'s
+    table (one row per config, seed and epoch; ``test_loss``/``test_acc`` of the kept weights) with
+    ``last_test_loss``/``last_test_acc``, the test scores of the last epoch's weights. With a dict as ``models`` it
+    keeps every run's model with its **last epoch's** weights under ``(label, seed)``. Used by lesson 05."""
+    if not configs:
+        raise ValueError("run_study needs at least one config")
+    seeds = checks.seeds("seeds", seeds)
+    for config in configs.values():
+        check_fit(config, data)
+    runs = [(name, seed) for name in configs for seed in seeds]
+    done = run_tasks(_fit_both, [(configs[name].replace(seed=seed), data) for name, seed in runs])
+    frames = []
+    for (name, seed), (result, last_loss, last_acc, last_state) in zip(runs, done, strict=True):
+        frame = run_frame(name, seed, result, data)
+        frame["last_test_loss"], frame["last_test_acc"] = last_loss, last_acc
+        frames.append(frame)
+        if models is not None:
+            result.model.load_state_dict(last_state)
+            models[(name, seed)] = result.model
+    return pd.concat(frames, ignore_index=True)
+
+
+def validation_scores(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss") -> pd.Series:
+    """``metric`` at the last epoch of each candidate config, the mean over seeds, in the candidates' order."""
+    last = final_epochs(table)
+    missing = [c for c in candidates if c not in set(last["config"])]
+    if missing:
+        raise ValueError(f"config(s) {missing} are not in the table")
+    return last[last["config"].isin(candidates)].groupby("config")[metric].mean().reindex(list(candidates))
+
+
+def choose(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss") -> str:
+    """The candidate config with the best ``metric`` at the last epoch, mean over seeds (the lowest for a loss, the
+    highest for an accuracy): the choice made on validation, never on test."""
+    if not str(metric).startswith("val_"):
+        raise ValueError(f"metric={metric!r}: choose on a validation column (val_loss, val_acc), never on test")
+    scores = validation_scores(table, candidates, metric)
+    return str(scores.idxmin() if metric.endswith("loss") else scores.idxmax())
+
+
+def arm_table(table: pd.DataFrame, chosen: Mapping[str, str]) -> pd.DataFrame:
+    """The rows of the ``chosen`` configs (arm name -> config label), relabelled with the arm's name, arms in the
+    given order: the table the claims compare."""
+    parts = []
+    for arm, config in chosen.items():
+        rows = table[table["config"] == config]
+        if rows.empty:
+            raise ValueError(f"config {config!r} (arm {arm!r}) is not in the table")
+        parts.append(rows.assign(config=arm))
+    return pd.concat(parts, ignore_index=True)
+
+
+def stop_epoch(val_loss: Sequence[float], patience: int) -> tuple[int, int]:
+    """Where early stopping on ``val_loss`` (epoch 1 first) with ``patience`` ends a run: ``(kept, stopped)``, the
+    best epoch so far and the epoch it stops after (the last epoch when it never stops). The same rule as
+    ``EarlyStopping`` with ``min_delta=0``: stop once the loss has not improved for ``patience`` epochs."""
+    patience = checks.whole("patience", patience, 1)
+    values = [float(v) for v in val_loss]
+    if not values:
+        raise ValueError("stop_epoch needs at least one epoch's validation loss")
+    best, kept = values[0], 1
+    for epoch, value in enumerate(values[1:], start=2):
+        if value < best:
+            best, kept = value, epoch
+        elif epoch - kept >= patience:
+            return kept, epoch
+    return kept, len(values)

@@ -1,0 +1,132 @@
+"""Lesson 05's experiment and pictures: the last epoch's and the kept weights' test scores, choices made on
+validation only, early stopping's rule replayed from a run's validation losses, and the figures."""
+
+import os
+
+import pandas as pd
+import pytest
+import torch
+from matplotlib.figure import Figure
+
+from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.processes import JOBS_ENV
+from dlopt_kit.core.training import evaluate, fit
+from dlopt_kit.regularization import (
+    MLP_ARMS,
+    arm_table,
+    choose,
+    epochs_for,
+    families,
+    grid,
+    heatmap_frame,
+    label,
+    outcome_table,
+    plot_class_weights,
+    plot_early_stopping,
+    plot_heatmaps,
+    run_study,
+    stop_epoch,
+    validation_scores,
+)
+
+BASE = RunConfig(model="mlp", hidden=32, batch_size=32, epochs=4, lr=3e-3)
+
+
+@pytest.fixture(scope="module")
+def study(tiny):
+    models = {}
+    configs = {"none | lr 0.003": BASE, "L2 0.01 | lr 0.003": BASE.replace(l2=0.01)}
+    before = os.environ.get(JOBS_ENV)
+    os.environ[JOBS_ENV] = "1"  # in this process: the same numbers as in workers (test_processes checks it), faster
+    try:
+        return run_study(configs, tiny, seeds=(0, 1), models=models), models
+    finally:
+        os.environ.pop(JOBS_ENV) if before is None else os.environ.__setitem__(JOBS_ENV, before)
+
+
+def test_epochs_grow_with_the_budget():
+    assert epochs_for("small") < epochs_for("medium") <= epochs_for("full")
+    with pytest.raises(ValueError, match="not allowed"):
+        epochs_for("huge")
+
+
+def test_grid_names_every_setting_at_every_lr():
+    configs = grid(BASE, MLP_ARMS, (1e-3, 3e-3))
+    assert label("L2 0.01", 1e-3) == "L2 0.01 | lr 0.001"
+    assert configs["L2 0.01 | lr 0.001"] == BASE.replace(lr=1e-3, l2=0.01)
+    assert configs["AdamW 1 | lr 0.003"].optimizer == "adamw" and configs["AdamW 1 | lr 0.003"].weight_decay == 1.0
+    assert len(configs) == 2 * sum(len(s) for s in MLP_ARMS.values())
+    assert families(MLP_ARMS, (1e-3,))["L2"] == ["L2 0.001 | lr 0.001", "L2 0.01 | lr 0.001"]
+    assert set(sum(families(MLP_ARMS, (1e-3, 3e-3)).values(), [])) == set(configs)
+
+
+def test_run_study_scores_the_last_and_the_kept_weights(study, tiny):
+    table, models = study
+    assert {"last_test_loss", "last_test_acc", "test_loss", "test_acc", "best_epoch"} <= set(table.columns)
+    assert set(models) == {(c, s) for c in ("none | lr 0.003", "L2 0.01 | lr 0.003") for s in (0, 1)}
+    # the same run, trained here: its last weights' and its kept weights' test scores
+    again = fit(BASE.replace(seed=1), tiny, progress=False, restore_best=False)
+    rows = table[(table["config"] == "none | lr 0.003") & (table["seed"] == 1)]
+    last_loss, last_acc = evaluate(again.model, tiny.x_test, tiny.y_test)
+    assert rows["last_test_loss"].iloc[0] == pytest.approx(last_loss) and rows["last_test_acc"].iloc[0] == last_acc
+    for kept, mine in zip(models[("none | lr 0.003", 1)].state_dict().values(), again.model.state_dict().values(),
+                          strict=True):
+        assert torch.equal(kept, mine)  # ``models`` holds the last epoch's weights
+    again.restore_best()
+    assert rows["test_loss"].iloc[0] == pytest.approx(evaluate(again.model, tiny.x_test, tiny.y_test)[0])
+    assert rows["best_epoch"].iloc[0] == again.best_epoch
+
+
+def test_choose_reads_validation_at_the_last_epoch(study):
+    table, _ = study
+    candidates = ["none | lr 0.003", "L2 0.01 | lr 0.003"]
+    scores = validation_scores(table, candidates)
+    last = table[table["epoch"] == table["epoch"].max()].groupby("config")["val_loss"].mean()
+    assert scores.to_dict() == pytest.approx(last.to_dict())
+    assert choose(table, candidates) == scores.idxmin()
+    assert choose(table, candidates, "val_acc") == validation_scores(table, candidates, "val_acc").idxmax()
+    with pytest.raises(ValueError, match="never on test"):
+        choose(table, candidates, "test_loss")
+    with pytest.raises(ValueError, match="not in the table"):
+        validation_scores(table, ["dropout | lr 0.003"])
+
+
+def test_arm_table_renames_the_chosen_configs(study):
+    table, _ = study
+    arms = arm_table(table, {"none": "none | lr 0.003", "L2": "L2 0.01 | lr 0.003"})
+    assert list(pd.unique(arms["config"])) == ["none", "L2"]
+    assert len(arms) == len(table)
+    with pytest.raises(ValueError, match="not in the table"):
+        arm_table(table, {"x": "nothing"})
+    outcomes = outcome_table(arms)
+    assert list(pd.unique(outcomes["config"])) == ["none", "none, early-stopped", "L2"]
+    early = outcomes[outcomes["config"] == "none, early-stopped"].set_index("seed")["test_loss"]
+    kept = arms[arms["config"] == "none"].groupby("seed")["test_loss"].first()
+    assert early.to_dict() == pytest.approx(kept.to_dict())
+
+
+def test_stop_epoch_is_early_stoppings_rule(tiny):
+    assert stop_epoch([1.0, 0.8, 0.9, 0.85, 0.7, 0.75, 0.76], 2) == (2, 4)
+    assert stop_epoch([1.0, 0.8, 0.9, 0.85, 0.7, 0.75, 0.76], 3) == (5, 7)
+    assert stop_epoch([1.0, 0.9, 0.8], 5) == (3, 3)  # never stops: the last epoch
+    with pytest.raises(ValueError):
+        stop_epoch([], 2)
+    with pytest.raises(ValueError):
+        stop_epoch([1.0], 0)
+    config = BASE.replace(epochs=12, lr=1e-2)
+    full = fit(config, tiny, progress=False).history.to_frame()
+    stopped = fit(config.replace(patience=2), tiny, progress=False)
+    kept, stop = stop_epoch(full["val_loss"], 2)
+    assert (kept, stop) == (stopped.best_epoch, len(stopped.history))
+
+
+def test_pictures(study, tiny):
+    table, models = study
+    frame = heatmap_frame(table, {"none": 0.0, "L2 0.01": 0.01}, (3e-3,))
+    assert frame.shape == (1, 2) and frame.index.name == "lr"
+    assert isinstance(plot_heatmaps({"a": frame, "b": frame}, chosen={"a": (3e-3, 0.01)}), Figure)
+    run = table[(table["config"] == "none | lr 0.003") & (table["seed"] == 0)]
+    assert isinstance(plot_early_stopping(run, 2), Figure)
+    linear = fit(RunConfig(model="linear", epochs=1), tiny, progress=False).model
+    fig = plot_class_weights({"linear": linear, "again": linear}, (28, 28), classes=[0, 3], class_names=tiny.classes)
+    assert len(fig.axes) == 4
