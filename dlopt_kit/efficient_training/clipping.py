@@ -9,7 +9,7 @@ clip_by="norm")`` clips with ``torch.nn.utils.clip_grad_norm_`` and ``clip_by="v
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -37,3 +37,13 @@ def share_clipped(norms: Sequence[float] | np.ndarray, threshold: float) -> floa
     """The share of steps whose gradient norm exceeds ``threshold``: those clipping by norm would rescale."""
     threshold = checks.number("threshold", threshold, 0.0, 1e12, low_open=True)
     return float((_norms(norms) > threshold).mean())
+
+
+def lowest_failing_lr(val_by_lr: Mapping[float, float], best_lr: float, drop: float = 0.10) -> float | None:
+    """The lowest lr above ``best_lr`` whose validation score ``val_by_lr[lr]`` is at least ``drop`` below the best
+    lr's (the lr a run cannot use unaided), or None if every larger lr is within ``drop``. Lesson 06 clips there."""
+    drop = checks.number("drop", drop, 0.0, 1.0, low_open=True)
+    if best_lr not in val_by_lr:
+        raise ValueError(f"best_lr={best_lr!r} is not one of the lrs {sorted(val_by_lr)}")
+    failing = [lr for lr in sorted(val_by_lr) if lr > best_lr and val_by_lr[lr] <= val_by_lr[best_lr] - drop]
+    return float(failing[0]) if failing else None

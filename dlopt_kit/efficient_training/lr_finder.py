@@ -152,3 +152,9 @@ def find_lr(config: RunConfig, data: Splits, model: nn.Module | None = None, sta
                          "start lower")
     return LRFinderResult(lrs_arr, losses_arr, smoothed, suggest(lrs_arr, smoothed), rule=rule,
                           stopped_early=stopped)
+
+
+def upper_lr(result: LRFinderResult) -> float:
+    """The range test's upper lr: the lr at its lowest smoothed loss, past which the loss rises. Smith's one-cycle
+    policy (and fastai's ``fit_one_cycle``) peaks near it: lesson 06 runs one-cycle there."""
+    return float(result.lrs[int(np.argmin(result.smoothed))])

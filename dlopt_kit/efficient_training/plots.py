@@ -25,7 +25,7 @@ def plot_schedules(schedules: Sequence[Schedule | str], lr: float, epochs: int, 
     if axes is None:
         ncols = min(3, len(schedules))
         nrows = -(-len(schedules) // ncols)
-        axes = plt.subplots(nrows, ncols, figsize=(3.3 * ncols, 2.1 * nrows), squeeze=False)[1].ravel()
+        axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 1.9 * nrows), squeeze=False)[1].ravel()
     axes = list(axes)
     for ax, schedule in zip(axes, schedules, strict=False):
         curve = lr_curve(schedule, lr, epochs, steps_per_epoch)
@@ -60,9 +60,11 @@ def plot_lr_sweep(table: pd.DataFrame, metric: str = "val_acc", hue: str = "netw
     return fig
 
 
-def plot_lr_finder(result: LRFinderResult, ax=None, best_lr: float | None = None) -> Figure:
-    """The range test: raw loss (faint) and smoothed loss against lr, each rule's suggestion as a vertical line and,
-    when given, the best lr of a real sweep with the band within 10x of it."""
+def plot_lr_finder(result: LRFinderResult, ax=None, best_lr: float | None = None,
+                   marks: Mapping[str, float] | None = None) -> Figure:
+    """The range test: raw loss (faint) and smoothed loss against lr, each rule's suggestion as a dashed vertical
+    line, and as solid lines the best lr of a real sweep (``best_lr``, when given) and any ``marks`` (label -> lr,
+    e.g. the upper lr one-cycle peaks at)."""
     fig, (ax,) = figure_axes(ax, size=(5.0, 3.0))
     ax.plot(result.lrs, result.losses, color="grey", alpha=0.35, lw=0.8, label="loss per step")
     ax.plot(result.lrs, result.smoothed, color="C0", lw=1.8, label="smoothed")
@@ -70,9 +72,9 @@ def plot_lr_finder(result: LRFinderResult, ax=None, best_lr: float | None = None
     for rule, lr in result.suggestions.items():
         chosen = " (used)" if rule == result.rule else ""
         ax.axvline(lr, color=styles[rule], ls="--", lw=1.2, label=f"{rule}{chosen}: {lr:.2g}")
-    if best_lr is not None:
-        ax.axvspan(best_lr / 10, best_lr * 10, color="gold", alpha=0.15,
-                   label=f"within 10x of the sweep's best {best_lr:g}")
+    solid = {**({f"sweep's best lr: {best_lr:g}": best_lr} if best_lr is not None else {}), **dict(marks or {})}
+    for i, (label, lr) in enumerate(solid.items()):
+        ax.axvline(lr, color=("goldenrod", "black", "C5")[i % 3], lw=1.6, alpha=0.8, label=label)
     ax.set_xscale("log")
     top = float(np.nanmax(result.smoothed[: max(3, len(result.smoothed) // 4)])) * 1.6
     ax.set_ylim(0, top)

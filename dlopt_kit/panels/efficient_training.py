@@ -1,5 +1,6 @@
 """Lesson 06's training panel: batch norm on/off, optimizer, lr, the schedule's kind and parameters with a live
-preview of its lr at every step, and gradient clipping; live curves of loss, accuracy and lr; a results table of
+preview of its lr at every step, gradient clipping and the seeds (1 to 3: a run repeated over seeds shows each
+number's mean and spread); live curves of loss, accuracy and lr; a results table of
 validation numbers that keeps every run.
 
 The schedule's parameter boxes are those of the chosen kind only (they swap when the kind changes); each is named
@@ -98,7 +99,8 @@ class EfficientPanel(TrainingPanel):
                 Control("batch_size", "int", base.batch_size, label="batch size"),
                 Control("schedule", "choice", base.schedule.kind, KINDS),
                 Control("grad_clip", "float", base.grad_clip or 0.0, label="clip threshold (0 = off)"),
-                Control("clip_by", "choice", base.clip_by, ("norm", "value"), label="clip by")]
+                Control("clip_by", "choice", base.clip_by, ("norm", "value"), label="clip by"),
+                Control("seeds", "int", 1)]
         super().__init__(data, base=base, spec=[*main, *schedule_controls(base.schedule)],
                          make_config=efficient_config, row_metrics=efficient_metrics,
                          live_plot=efficient_live_plot, table_values=self.table_values,
