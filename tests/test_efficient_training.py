@@ -12,7 +12,7 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.fit_callbacks import clip_gradients
 from dlopt_kit.core.models import build_model
 from dlopt_kit.core.training import fit
-from dlopt_kit.efficient_training.clipping import share_clipped, suggest_clip
+from dlopt_kit.efficient_training.clipping import effective_lr, share_clipped, suggest_clip
 from dlopt_kit.efficient_training.lr_finder import find_lr, smooth, steepest_index, valley_index
 
 SGD = RunConfig(model="mlp", optimizer="sgd", batch_size=32, epochs=2)
@@ -123,6 +123,16 @@ def test_clipping_diagnostics():
         share_clipped([1.0, math.nan], 1.0)
     with pytest.raises(ValueError, match="percentile=0 is out of range"):
         suggest_clip(norms, 0)
+
+
+def test_effective_lr_is_the_mean_step_scale_of_clipping_by_norm():
+    # norms 1, 2, 4 clipped at 2: scales 1, 1, 0.5, mean 5/6
+    assert effective_lr([1.0, 2.0, 4.0], lr=0.3, threshold=2.0) == pytest.approx(0.3 * 5 / 6)
+    assert effective_lr([0.5, 1.0], lr=0.1, threshold=10.0) == pytest.approx(0.1)  # nothing clipped
+    with pytest.raises(ValueError, match="lr=0 is out of range"):
+        effective_lr([1.0], lr=0, threshold=1.0)
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        effective_lr([math.inf], lr=0.1, threshold=1.0)
 
 
 @pytest.mark.parametrize("model", ["mlp", "cnn"])

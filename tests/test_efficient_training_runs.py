@@ -7,7 +7,7 @@ import pytest
 
 from dlopt_kit.core.compare import compare
 from dlopt_kit.core.config import RunConfig
-from dlopt_kit.efficient_training import lowest_failing_lr, over_seeds, plot_lr_finder, train_runs, upper_lr
+from dlopt_kit.efficient_training import lowest_failing_lr, more_seeds, over_seeds, plot_lr_finder, train_runs, upper_lr
 from dlopt_kit.efficient_training.lr_finder import LRFinderResult
 from dlopt_kit.panels.efficient_training import efficient_panel
 
@@ -84,3 +84,16 @@ def test_panel_repeats_a_run_over_seeds(tiny):
     row = panel.results_frame().iloc[0]
     assert len(panel.results) == 2 and row["seeds"] == 2 and "val_acc ±" in row.index
     assert row["clipped"] == pytest.approx(np.mean([r.steps["clipped"].mean() for r in panel.results]))
+
+
+def test_more_seeds_extends_the_budgets_seeds_except_in_a_dry_run(monkeypatch):
+    monkeypatch.delenv("DLOPT_DRY_RUN", raising=False)
+    assert more_seeds((0, 1, 2), 6) == (0, 1, 2, 3, 4, 5)
+    assert more_seeds([5, 2], 4) == (5, 2, 6, 7)
+    assert more_seeds((0, 1, 2), 2) == (0, 1, 2)  # never fewer than given
+    with pytest.raises(ValueError, match="repeat a seed"):
+        more_seeds((0, 0), 3)
+    with pytest.raises(ValueError, match="count=0 must be a whole number"):
+        more_seeds((0,), 0)
+    monkeypatch.setenv("DLOPT_DRY_RUN", "1")
+    assert more_seeds((0, 1), 10) == (0, 1)

@@ -3,9 +3,11 @@
 import numpy as np
 import optuna
 import pandas as pd
+import pytest
 
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.hyperparameter_tuning.plots import (
+    plot_best_of_k,
     plot_best_so_far,
     plot_grid_vs_random,
     plot_optuna,
@@ -24,7 +26,9 @@ def test_sweep_panels_plot_the_mean_of_each_value():
                           "value": [0.01, 0.01, 0.1, 0.1]})
     fig = plot_sweeps({"lr": table})
     line = fig.axes[0].lines[0]
-    assert list(line.get_ydata()) == [0.6, 0.8]
+    assert list(line.get_ydata()) == [0.6, 0.8] and fig.axes[0].get_ylabel() == "best val_acc"
+    fig = plot_sweeps({"epochs": table}, ylabels={"epochs": "val_acc at that epoch"})
+    assert fig.axes[0].get_ylabel() == "val_acc at that epoch"
 
 
 def test_grid_tries_three_values_of_the_important_axis_random_nine():
@@ -49,3 +53,16 @@ def test_search_pictures_and_optunas_plots(tiny):
     assert len(figures) == 6 and isinstance(studies[0], optuna.Study)
     importances = [[bar.get_width() for bar in plot_optuna(studies[0])[1].axes[0].patches] for _ in range(2)]
     assert importances[0] == importances[1] and len(importances[0]) == 2  # seeded fANOVA: same study, same bars
+
+
+def test_best_of_k_picture_has_a_box_per_k_and_a_marker_per_search():
+    boot = pd.DataFrame({"search_seed": [0] * 6 + [1] * 6, "k": [3, 3, 3, 9, 9, 9] * 2,
+                         "best": [0.5, 0.6, 0.7, 0.7, 0.75, 0.8, 0.55, 0.6, 0.65, 0.72, 0.74, 0.78]})
+    grid = {9: pd.Series({0: 0.7, 1: 0.74})}
+    fig = plot_best_of_k(boot, {"grid": grid, "QMC": {3: pd.Series({0: 0.6, 1: 0.62}), 9: pd.Series({0: 0.8, 1: 0.8})}})
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["3", "9"]
+    labels = ax.get_legend_handles_labels()[1]
+    assert labels == ["random, bootstrapped", "grid", "QMC"]
+    markers = [c for c in ax.containers if hasattr(c, "lines")]  # one errorbar container per search
+    assert len(markers) == 2 and markers[0].lines[0].get_ydata()[0] == pytest.approx(0.72)

@@ -53,3 +53,13 @@ def test_other_data_starts_a_new_study_and_epochs_default_to_the_base(tiny, smal
     table = other.run(method="random", trials=2)
     assert len(table) == 2 and "resumed" not in other.status.value
     assert len(list((tmp_path / "runs").glob("lesson04-random-none-*.db"))) == 2
+
+
+def test_the_summary_keeps_every_study_side_by_side(tiny):
+    panel = TuningPanel(tiny, BASE, storage="memory")
+    panel.run(method="grid", trials=4, epochs=1)
+    panel.run(method="random", trials=4, epochs=1, pruner="sha")
+    studies = panel.studies()
+    assert list(studies["method"]) == ["grid", "random"] and list(studies["pruner"]) == ["none", "sha"]
+    assert studies["distinct lr"].tolist()[1] == 4 and (studies["trials"] == 4).all()
+    assert "Every study run in this panel" in panel.summary.value and "test" not in panel.summary.value

@@ -39,6 +39,18 @@ def share_clipped(norms: Sequence[float] | np.ndarray, threshold: float) -> floa
     return float((_norms(norms) > threshold).mean())
 
 
+def effective_lr(norms: Sequence[float] | np.ndarray, lr: float, threshold: float) -> float:
+    """The mean lr a run clipped by norm at ``threshold`` effectively stepped with: ``lr`` times the mean over its
+    steps of min(1, threshold / norm) (a clipped step is the unclipped one scaled by that factor). ``norms`` are the
+    run's gradient norms before clipping. An unclipped run at this lr is the matched control for a clipped one: the
+    same mean step size, without the trimming of the largest steps."""
+    lr = checks.number("lr", lr, 0.0, 1e6, low_open=True)
+    threshold = checks.number("threshold", threshold, 0.0, 1e12, low_open=True)
+    values = _norms(norms)
+    scale = np.minimum(1.0, threshold / np.maximum(values, np.finfo(float).tiny))
+    return float(lr * scale.mean())
+
+
 def lowest_failing_lr(val_by_lr: Mapping[float, float], best_lr: float, drop: float = 0.10) -> float | None:
     """The lowest lr above ``best_lr`` whose validation score ``val_by_lr[lr]`` is at least ``drop`` below the best
     lr's (the lr a run cannot use unaided), or None if every larger lr is within ``drop``. Lesson 06 clips there."""

@@ -156,5 +156,6 @@ def find_lr(config: RunConfig, data: Splits, model: nn.Module | None = None, sta
 
 def upper_lr(result: LRFinderResult) -> float:
     """The range test's upper lr: the lr at its lowest smoothed loss, past which the loss rises. Smith's one-cycle
-    policy (and fastai's ``fit_one_cycle``) peaks near it: lesson 06 runs one-cycle there."""
+    policy takes its peak near this upper bound (lesson 06 runs one-cycle there); fastai's recipe picks
+    ``fit_one_cycle``'s ``lr_max`` lower, from ``lr_find``'s suggestion (about a tenth of this lr)."""
     return float(result.lrs[int(np.argmin(result.smoothed))])

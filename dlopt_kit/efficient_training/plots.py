@@ -25,7 +25,7 @@ def plot_schedules(schedules: Sequence[Schedule | str], lr: float, epochs: int, 
     if axes is None:
         ncols = min(3, len(schedules))
         nrows = -(-len(schedules) // ncols)
-        axes = plt.subplots(nrows, ncols, figsize=(3.0 * ncols, 1.9 * nrows), squeeze=False)[1].ravel()
+        axes = plt.subplots(nrows, ncols, figsize=(2.8 * ncols, 1.7 * nrows), squeeze=False)[1].ravel()
     axes = list(axes)
     for ax, schedule in zip(axes, schedules, strict=False):
         curve = lr_curve(schedule, lr, epochs, steps_per_epoch)
@@ -90,7 +90,7 @@ def plot_grad_norms(norms: Sequence[float] | np.ndarray, threshold: float, axes:
     """The playbook's two plots of a run's unclipped gradient norms: over the steps, and as a histogram; both with the
     clipping ``threshold`` and the share of steps above it."""
     norms = np.asarray(norms, dtype=float)
-    fig, (ax_steps, ax_hist) = figure_axes(axes, ncols=2, size=(3.8, 2.8))
+    fig, (ax_steps, ax_hist) = figure_axes(axes, ncols=2, size=(3.6, 2.5))
     share = share_clipped(norms, threshold)
     ax_steps.plot(np.arange(1, len(norms) + 1), norms, lw=0.8)
     ax_hist.hist(norms, bins=40, color="C0", alpha=0.8)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 
 import pandas as pd
 
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.compare import run_frame
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
@@ -53,3 +54,20 @@ def train_runs(runs: Mapping[tuple[str, int], RunConfig], data: Splits, results:
 def over_seeds(arms: Mapping[str, RunConfig], seeds: tuple[int, ...] | list[int]) -> dict[tuple[str, int], RunConfig]:
     """``{(arm, seed): config}`` for every arm with every seed: the input ``train_runs`` takes for plain arms."""
     return {(arm, int(seed)): config for arm, config in arms.items() for seed in seeds}
+
+
+def more_seeds(seeds: tuple[int, ...] | list[int], count: int) -> tuple[int, ...]:
+    """``seeds`` followed by the next unused integers, ``count`` seeds in all (``seeds`` unchanged if it already has
+    ``count``): for a claim whose arms are cheap and whose per-seed scatter is wide, so it needs more seeds than the
+    budget's. In a dry run, ``seeds`` unchanged (the capped work proves nothing)."""
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise ValueError(f"count={count!r} must be a whole number >= 1")
+    chosen = [int(s) for s in seeds]
+    if len(set(chosen)) != len(chosen):
+        raise ValueError(f"seeds {chosen} repeat a seed")
+    if dry.dry_run():
+        return tuple(chosen)
+    extra = (s for s in range(max(chosen, default=-1) + 1, 10**9))
+    while len(chosen) < count:
+        chosen.append(next(extra))
+    return tuple(chosen)

@@ -15,9 +15,12 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 
-def plot_sweeps(sweeps: Mapping[str, pd.DataFrame], metric: str = "val_acc") -> Figure:
+def plot_sweeps(sweeps: Mapping[str, pd.DataFrame], metric: str = "val_acc",
+                ylabels: Mapping[str, str] | None = None) -> Figure:
     """One panel per swept setting: the best-epoch ``metric`` (mean +/- std over seeds) against the setting's value.
-    Each table is ``compare``/``sweep``'s, with a ``value`` column added holding the swept value of each row."""
+    Each table is ``compare``/``sweep``'s, with a ``value`` column added holding the swept value of each row.
+    ``ylabels`` overrides a panel's y-label (default ``"best <metric>"``), e.g. for a panel that reads one run at
+    each epoch rather than each run's best epoch."""
     fig, axes = plt.subplots(1, len(sweeps), figsize=(3.1 * len(sweeps), 2.8), squeeze=False)
     for ax, (name, table) in zip(axes[0], sweeps.items(), strict=True):
         best = table.loc[table.groupby(["config", "seed"])[metric].idxmax()]
@@ -25,7 +28,7 @@ def plot_sweeps(sweeps: Mapping[str, pd.DataFrame], metric: str = "val_acc") -> 
         ax.errorbar(stats["value"], stats["mean"], yerr=stats["std"], marker="o", capsize=3)
         if stats["value"].min() > 0 and stats["value"].max() / stats["value"].min() >= 30:
             ax.set_xscale("log")
-        ax.set(xlabel=name, ylabel=f"best {metric}", title=name)
+        ax.set(xlabel=name, ylabel=(ylabels or {}).get(name, f"best {metric}"), title=name)
     fig.suptitle(f"each setting alone, the others fixed: mean ± std (ddof 1) over {table['seed'].nunique()} "
                  "training seeds; each panel has its own y-axis", fontsize=9)
     fig.tight_layout()
@@ -76,7 +79,9 @@ def plot_search_points(tables: Mapping[str, pd.DataFrame], x: str = "lr", y: str
 
 
 #: one colour per search method, the same in every figure of lesson 04
-METHOD_COLOURS = {"grid": "C0", "random": "C1", "TPE": "C2", "random, 27 trials": "C1", "random + pruning": "C3"}
+METHOD_COLOURS = {"grid": "C0", "random": "C1", "TPE": "C2", "QMC": "C5", "TPE, 4 start-up": "C8",
+                  "random, 27 trials": "C1", "random + pruning": "C3", "random + pruning, 27 trials": "C3",
+                  "random + pruning, same epochs": "C4"}
 
 
 def plot_best_so_far(tables: Mapping[str, pd.DataFrame], x: str = "trial", ax: plt.Axes | None = None) -> Figure:
@@ -104,13 +109,42 @@ def plot_best_so_far(tables: Mapping[str, pd.DataFrame], x: str = "trial", ax: p
     return ax.figure
 
 
+def plot_best_of_k(boot: pd.DataFrame, searches: Mapping[str, Mapping[int, pd.Series]],
+                   ax: plt.Axes | None = None) -> Figure:
+    """The tuning playbook's picture: box plots of a random search's bootstrapped best of ``k`` trials
+    (``best_of_k``'s rows, every search seed's pool together; whiskers at the 5th and 95th percentiles) at each
+    ``k``, and for each other search a marker at the trial counts it ran: ``searches[name][k]`` the best it found
+    in its first ``k`` trials per search seed (the mean over seeds, the bar from the lowest to the highest seed)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6, 3.2))
+    ks = sorted(boot["k"].unique())
+    where = {k: i for i, k in enumerate(ks)}
+    ax.boxplot([boot.loc[boot["k"] == k, "best"] for k in ks], positions=range(len(ks)), widths=0.35,
+               whis=(5, 95), showfliers=False, patch_artist=True, boxprops={"facecolor": "C1", "alpha": 0.35},
+               medianprops={"color": "C1"})
+    ax.plot([], [], color="C1", alpha=0.6, lw=6, label="random, bootstrapped")
+    offsets = np.linspace(-0.3, 0.3, max(len(searches), 1) + 2)[1:-1] if len(searches) > 1 else [0.25]
+    for offset, (name, by_k) in zip(offsets, searches.items(), strict=False):
+        xs = [where[k] + offset for k in by_k if k in where]
+        found = [by_k[k] for k in by_k if k in where]
+        means = [f.mean() for f in found]
+        spread = [[m - f.min() for m, f in zip(means, found, strict=True)],
+                  [f.max() - m for m, f in zip(means, found, strict=True)]]
+        ax.errorbar(xs, means, yerr=spread, fmt="o", ms=4, capsize=2, color=METHOD_COLOURS.get(name), label=name)
+    ax.set_xticks(range(len(ks)), [str(k) for k in ks])
+    ax.set(xlabel="trials (k)", ylabel="best validation accuracy")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.figure.tight_layout()
+    return ax.figure
+
+
 OPTUNA_PLOTS = (ov.plot_optimization_history,
                 # fANOVA fits a random forest: seeded, so the same study gives the same importances
                 partial(ov.plot_param_importances, evaluator=optuna.importance.FanovaImportanceEvaluator(seed=0)),
                 ov.plot_contour, ov.plot_slice, ov.plot_parallel_coordinate, ov.plot_timeline)
 
 
-def plot_optuna(study: optuna.Study, size: tuple[float, float] = (6.4, 3.6)) -> list[Figure]:
+def plot_optuna(study: optuna.Study, size: tuple[float, float] = (5.6, 3.2)) -> list[Figure]:
     """Optuna's matplotlib plots of ``study``: history, importances (fANOVA), contour, slice, parallel coordinates
     and timeline, each at ``size``. Optuna marks them experimental; the warning saying so is not repeated here."""
     figures = []

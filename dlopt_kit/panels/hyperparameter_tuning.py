@@ -4,8 +4,9 @@ Method, trial budget, the lr and weight-decay ranges, pruner and epochs are the 
 ``runs/`` with a name made from those settings and the data, so Run with the same settings resumes it (and runs
 only the missing trials), while changed settings or other data start a new one. Stop ends the study after the
 current epoch: finished trials are kept, the interrupted one is marked failed. The table shows validation accuracy
-only. With "join class study" ticked, Run adds ``trials`` trials to the class's shared study instead (its URL from
-the box or ``DLOPT_STORAGE``), each under "your name"; the class study's own method and pruner apply.
+only; a second table keeps one row per study run in the panel, to compare studies side by side. With "join class
+study" ticked, Run adds ``trials`` trials to the class's shared study instead (its URL from the box or
+``DLOPT_STORAGE``), each under "your name"; the class study's own method and pruner apply.
 """
 
 from __future__ import annotations
@@ -88,6 +89,9 @@ class TuningPanel(PanelControls, RunStopPanel):
         self.progress = W.IntProgress(value=0, min=0, max=1, description="idle")
         self.plot = W.Image(format="png", layout=W.Layout(max_width="600px", display="none"))
         self.table = W.HTML()
+        self.summary = W.HTML()  # one row per study this panel ran: compare runs across studies side by side
+        self._studies: dict[str, dict[str, Any]] = {}
+        self._current: dict[str, Any] = {}
         self.study: optuna.Study | None = None
         style = {"description_width": "initial"}
         self.class_controls = {
@@ -99,7 +103,7 @@ class TuningPanel(PanelControls, RunStopPanel):
         self.widget = W.VBox([W.HTML(f"<b>{html.escape(title)}</b>"), control_grid(list(self.controls.values())),
                               control_grid(list(self.class_controls.values())),
                               W.HBox([self.run_button, self.stop_button, self.progress]), self.status, self.plot,
-                              self.table])
+                              self.summary, self.table])
 
     # ------------------------------------------------------------ settings
     def set_values(self, **values: Any) -> None:
@@ -133,12 +137,17 @@ class TuningPanel(PanelControls, RunStopPanel):
         try:
             if self.class_controls["join"].value:
                 study, runner = self._class_study(values["trials"])
+                self._current = {"method": "class study", "pruner": "(the class's)"}
             else:
                 space, base, name = self.settings(values)
                 study = open_study(name, values["method"], space, values["pruner"], base.epochs, seed=self.seed,
                                    storage=self.storage)
                 objective = Objective(base, self.data, space, stop=self._stop)
                 runner = lambda after: run_study(study, objective, values["trials"], callbacks=[after])  # noqa: E731
+                self._current = {"method": values["method"], "pruner": values["pruner"],
+                                 "lr": f"{values['lr_low']:g} to {values['lr_high']:g}",
+                                 "weight_decay": f"{values['wd_low']:g} to {values['wd_high']:g}",
+                                 "epochs": base.epochs}
         except (ValueError, RuntimeError) as exc:  # a bad setting: say so, keep the table as it was
             return self._not_started(exc)
         self.study = study
@@ -199,8 +208,19 @@ class TuningPanel(PanelControls, RunStopPanel):
                    if c in table]
         shown = table[columns].rename(columns={"value": "val_acc"})
         self.table.value = shown.to_html(index=False, float_format="{:.4g}".format, na_rep="")
+        lrs = table["lr"].round(8).nunique() if "lr" in table else 0
+        self._studies[study.study_name] = {
+            "study": study.study_name, **self._current, "trials": finished(study),
+            "best val_acc": table["value"].max(), "distinct lr": lrs, "epochs spent": int(table["epochs"].sum())}
+        self.summary.value = ("<b>Every study run in this panel</b>"
+                              + self.studies().to_html(index=False, float_format="{:.4g}".format, na_rep=""))
 
     # ------------------------------------------------------------ results
+    def studies(self) -> pd.DataFrame:
+        """One row per study this panel ran (its settings, finished trials, best validation accuracy, distinct lrs,
+        epochs spent), kept across Runs so that studies can be compared side by side."""
+        return pd.DataFrame(list(self._studies.values()))
+
     def trials(self) -> pd.DataFrame:
         """The current study's trials table (validation accuracy only)."""
         return trials_table(self.study) if self.study is not None else pd.DataFrame()
