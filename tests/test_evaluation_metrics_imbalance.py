@@ -9,7 +9,7 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.training import class_weights, fit
 from dlopt_kit.evaluation_metrics import one_vs_rest
 from dlopt_kit.evaluation_metrics.imbalance import choose_threshold, imbalance_metrics, positive_scores, recall_interval
-from dlopt_kit.evaluation_metrics.metrics import best_threshold, report_from_probs
+from dlopt_kit.evaluation_metrics.metrics import best_threshold, report_from_probs, threshold_metrics
 from dlopt_kit.panels.evaluation_metrics import imbalance_panel
 
 BASE = RunConfig(model="mlp", epochs=2, batch_size=32)
@@ -92,6 +92,17 @@ def test_imbalance_panel_runs_and_shows_validation_metrics_only(small):
     panel.run(share=1.5)  # not a share: refused with the rule, the first rows stay
     assert "share=1.5 is out of range: allowed is (0, 1)" in panel.status.value
     assert len(panel.results_frame()) == 2
+    # the averaging knob: macro F1 over both classes
+    third = panel.run(share=0.1, positive="Shirt", average="macro", epochs=1)
+    row = panel.results_frame().iloc[-1]
+    assert third is not None and row["average"] == "macro"
+    scores = positive_scores(third, panel_task(small).x_val)
+    macro = threshold_metrics(panel_task(small).y_val, scores, 0.5, "macro")
+    assert row["val_f1"] == pytest.approx(macro["f1"])
+
+
+def panel_task(small):
+    return one_vs_rest(small, "Shirt", share=0.1)
 
 
 def test_a_class_weighted_run_selects_its_best_epoch_on_the_weighted_loss(task):

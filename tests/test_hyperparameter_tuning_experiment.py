@@ -120,3 +120,10 @@ def test_best_of_k_bootstraps_each_seeds_pool():
         best_of_k(table.assign(value=math.nan), [1])
     with pytest.raises(ValueError, match="k"):
         best_of_k(table, [0])
+
+
+def test_an_arm_can_search_its_own_space(tiny):
+    wide = SearchSpace({"lr": ("log", 1e-3, 0.3), "weight_decay": ("log", 0.05, 0.1)})
+    tables = paired_searches(BASE, tiny, SPACE, [Arm("a", "random", 3), Arm("b", "random", 3, space=wide)], (0,),
+                             workers=1)
+    assert (tables["a"]["weight_decay"] <= 1e-3).all() and (tables["b"]["weight_decay"] >= 0.05).all()

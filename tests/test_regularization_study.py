@@ -15,19 +15,24 @@ from dlopt_kit.regularization import (
     MLP_ARMS,
     arm_table,
     choose,
+    converged,
     epochs_for,
     families,
     grid,
     heatmap_frame,
     label,
+    lr_of,
+    lr_position,
     outcome_table,
     plot_class_weights,
     plot_early_stopping,
     plot_heatmaps,
     run_study,
     stop_epoch,
+    tune,
     validation_scores,
 )
+from dlopt_kit.regularization import study as study_module
 
 BASE = RunConfig(model="mlp", hidden=32, batch_size=32, epochs=4, lr=3e-3)
 
@@ -83,8 +88,10 @@ def test_choose_reads_validation_at_the_last_epoch(study):
     scores = validation_scores(table, candidates)
     last = table[table["epoch"] == table["epoch"].max()].groupby("config")["val_loss"].mean()
     assert scores.to_dict() == pytest.approx(last.to_dict())
-    assert choose(table, candidates) == scores.idxmin()
-    assert choose(table, candidates, "val_acc") == validation_scores(table, candidates, "val_acc").idxmax()
+    # 4 epochs: the tiny runs are still improving, so every config counts here (converged_only=False)
+    assert choose(table, candidates, converged_only=False) == scores.idxmin()
+    assert (choose(table, candidates, "val_acc", converged_only=False)
+            == validation_scores(table, candidates, "val_acc").idxmax())
     with pytest.raises(ValueError, match="never on test"):
         choose(table, candidates, "test_loss")
     with pytest.raises(ValueError, match="not in the table"):
@@ -125,8 +132,68 @@ def test_pictures(study, tiny):
     frame = heatmap_frame(table, {"none": 0.0, "L2 0.01": 0.01}, (3e-3,))
     assert frame.shape == (1, 2) and frame.index.name == "lr"
     assert isinstance(plot_heatmaps({"a": frame, "b": frame}, chosen={"a": (3e-3, 0.01)}), Figure)
+    fig = plot_heatmaps({"a": frame}, excluded={"a": [(3e-3, 0.0)]})
+    assert any(p.get_hatch() == "//" for p in fig.axes[0].patches)
     run = table[(table["config"] == "none | lr 0.003") & (table["seed"] == 0)]
     assert isinstance(plot_early_stopping(run, 2), Figure)
     linear = fit(RunConfig(model="linear", epochs=1), tiny, progress=False).model
     fig = plot_class_weights({"linear": linear, "again": linear}, (28, 28), classes=[0, 3], class_names=tiny.classes)
     assert len(fig.axes) == 4
+
+
+def curve(config: str, best: int, floor: float, epochs: int = 10, seeds=(0, 1)) -> pd.DataFrame:
+    """A fake run table: validation loss falling to ``floor`` at epoch ``best``, then rising by 0.01 an epoch."""
+    rows = [{"config": config, "seed": s, "epoch": e, "val_loss": floor + 0.05 * abs(e - best) * (e < best)
+             + 0.01 * max(0, e - best), "val_acc": 0.5} for s in seeds for e in range(1, epochs + 1)]
+    return pd.DataFrame(rows)
+
+
+def test_converged_needs_the_kept_epoch_before_the_last_fifth():
+    table = pd.concat([curve("early", 5, 0.5), curve("late", 10, 0.3), curve("edge", 8, 0.4)])
+    ok = converged(table, ["late", "early", "edge"])
+    assert list(ok.index) == ["late", "early", "edge"]
+    assert ok.to_dict() == {"late": False, "early": True, "edge": True}  # 10 epochs: the last fifth is 9-10
+    mixed = pd.concat([curve("mixed", 10, 0.3, seeds=(0,)), curve("mixed", 4, 0.3, seeds=(1, 2))])
+    assert converged(mixed, ["mixed"])["mixed"]  # late in one seed of three: not most seeds
+    with pytest.raises(ValueError, match="not in the table"):
+        converged(table, ["missing"])
+
+
+def test_choose_skips_configs_that_had_not_converged():
+    table = pd.concat([curve("early", 5, 0.5), curve("late", 10, 0.3)])
+    assert choose(table, ["early", "late"]) == "early"
+    assert choose(table, ["early", "late"], converged_only=False) == "late"
+    with pytest.raises(ValueError, match="converged"):
+        choose(table, ["late"])
+
+
+def test_lr_of_and_lr_position():
+    assert lr_of(label("L2 0.01", 3e-4)) == 3e-4
+    with pytest.raises(ValueError, match="label"):
+        lr_of("L2 0.01")
+    lrs = (1e-3, 3e-4, 3e-3)
+    assert lr_position(label("none", 3e-4), lrs) == "lowest"
+    assert lr_position(label("none", 1e-3), lrs) == "interior"
+    assert lr_position(label("none", 3e-3), lrs) == "highest"
+    with pytest.raises(ValueError, match="not among"):
+        lr_position(label("none", 1e-2), lrs)
+
+
+def test_tune_extends_an_arms_grid_while_its_choice_is_at_an_edge(monkeypatch):
+    # a fake study: the validation loss is lowest at lr 1e-4 for "none" (which converges there) and at 1e-3 for "L2";
+    # at lr 3e-5 nothing converges
+    def fake(configs, data, seeds, models=None):
+        parts = []
+        for name, config in configs.items():
+            target = 1e-4 if name.startswith("none") else 1e-3
+            distance = abs(torch.log10(torch.tensor(config.lr / target)).item())
+            parts.append(curve(name, 10 if config.lr < 5e-5 else 5, 0.5 + distance))
+        return pd.concat(parts, ignore_index=True)
+
+    monkeypatch.setattr(study_module, "run_study", fake)
+    arms = {"none": {"none": {}}, "L2": {"L2 0.01": {"l2": 0.01}}}
+    table, chosen, tried = tune(BASE, arms, None, (0, 1), lrs=(3e-4, 1e-3, 3e-3), ladder=(3e-5, 1e-4, 3e-4, 1e-3, 3e-3))
+    assert chosen == {"none": "none | lr 0.0001", "L2": "L2 0.01 | lr 0.001"}
+    assert tried == {"none": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3], "L2": [3e-4, 1e-3, 3e-3]}
+    assert {lr_position(chosen[a], tried[a]) for a in arms} == {"interior"}
+    assert set(table["config"]) == {label(s, lr) for a in arms for s in arms[a] for lr in tried[a]}

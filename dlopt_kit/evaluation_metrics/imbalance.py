@@ -17,7 +17,7 @@ from sklearn import metrics as skm
 
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import FitResult, predict_proba
-from dlopt_kit.evaluation_metrics.metrics import best_threshold, threshold_metrics
+from dlopt_kit.evaluation_metrics.metrics import AVERAGES, best_threshold, threshold_metrics
 
 # how the threshold is chosen, all on the validation split: name -> (best_threshold objective, recall floor)
 OBJECTIVES: dict[str, tuple[str, float] | None] = {
@@ -43,11 +43,14 @@ def choose_threshold(result: FitResult, data: Splits, objective: str) -> float:
     return best_threshold(data.y_val, positive_scores(result, data.x_val), *rule)
 
 
-def imbalance_metrics(objective: str = "best F1 (val)",
-                      split: str = "test") -> Callable[[FitResult, Splits], dict[str, float]]:
+def imbalance_metrics(objective: str = "best F1 (val)", split: str = "test",
+                      average: str = "binary") -> Callable[[FitResult, Splits], dict[str, float]]:
     """Metrics of a binary run on ``split``: ``{split}_recall``, ``_precision``, ``_f1``, ``_accuracy`` at 0.5, the
     same with ``_tuned`` at the threshold ``objective`` chooses on validation, ``threshold``, ``{split}_roc_auc`` and
-    ``{split}_ap``."""
+    ``{split}_ap``. ``average`` (``binary``: the positive class; or macro, micro, weighted over both classes) is how
+    recall, precision and F1 are averaged; the threshold is always chosen for the positive class's F1 or recall."""
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r} is not allowed: choose one of {', '.join(AVERAGES)}")
     if split not in SPLITS:
         raise ValueError(f"split={split!r} is not allowed: choose val or test")
     if objective not in OBJECTIVES:
@@ -61,7 +64,7 @@ def imbalance_metrics(objective: str = "best F1 (val)",
         threshold = choose_threshold(result, data, objective)
         out: dict[str, float] = {"threshold": threshold}
         for suffix, at in (("", 0.5), ("_tuned", threshold)):
-            m = threshold_metrics(y, scores, at)
+            m = threshold_metrics(y, scores, at, average)
             for name in ("recall", "precision", "f1", "accuracy"):
                 out[f"{split}_{name}{suffix}"] = m[name]
         out[f"{split}_roc_auc"] = float(skm.roc_auc_score(y, scores))
@@ -105,8 +108,9 @@ def at_prevalence(y_true, scores, share: float, seed: int = 0) -> tuple[np.ndarr
 def one_vs_rest(splits: Splits, positive: str, share: float | None = None, seed: int = 0) -> Splits:
     """A binary task from a multi-class one: ``positive`` (label 1) against every other class (label 0).
 
-    With ``share`` the positives are subsampled (seeded, in every split) so that they make up that fraction of
-    each split: ``share=0.05`` gives the 95/5 imbalance of notebook 07.
+    With ``share`` each split is resampled (seeded) so that positives make up that fraction of it: below the
+    class's natural share the positives are subsampled (``share=0.05`` gives the 95/5 imbalance of notebook 07),
+    above it the negatives are, so that every share in (0, 1) is reached, not capped at the natural one.
     """
     if positive not in splits.classes:
         raise ValueError(f"positive={positive!r} is not a class of {splits.name}: choose one of "
@@ -121,7 +125,11 @@ def one_vs_rest(splits: Splits, positive: str, share: float | None = None, seed:
         pos, neg = (y == c).nonzero().flatten().cpu(), (y != c).nonzero().flatten().cpu()
         if share is not None:
             keep = max(1, round(share / (1 - share) * len(neg)))
-            pos = pos[torch.randperm(len(pos), generator=generator)[:keep]]
+            if keep <= len(pos):
+                pos = pos[torch.randperm(len(pos), generator=generator)[:keep]]
+            else:  # more positives than the class has: keep them all and drop negatives instead
+                keep = max(1, round((1 - share) / share * len(pos)))
+                neg = neg[torch.randperm(len(neg), generator=generator)[:keep]]
         idx = torch.cat([neg, pos]).sort().values.to(y.device)
         parts[f"x_{split}"], parts[f"y_{split}"] = x[idx], (y[idx] == c).long()
     return Splits(f"{splits.name}: {positive} vs rest", classes=[f"not {positive}", positive], **parts)

@@ -187,16 +187,23 @@ def check_binary(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
     return y.astype(int), s
 
 
-def threshold_metrics(y_true, scores, threshold: float) -> dict[str, float]:
-    """Confusion counts, precision, recall, F1 and accuracy when predicting positive for ``scores >= threshold``."""
+AVERAGES = ("binary", "macro", "micro", "weighted")
+
+
+def threshold_metrics(y_true, scores, threshold: float, average: str = "binary") -> dict[str, float]:
+    """Confusion counts, precision, recall, F1 and accuracy when predicting positive for ``scores >= threshold``.
+    ``average`` is sklearn's: ``binary`` scores the positive class; ``macro`` averages the two classes' precision,
+    recall and F1, ``weighted`` weights them by class size, ``micro`` pools every decision (it equals accuracy)."""
+    if average not in AVERAGES:
+        raise ValueError(f"average={average!r} is not allowed: choose one of {', '.join(AVERAGES)}")
     y, s = check_binary(y_true, scores)
     threshold = checks.number("threshold", threshold, 0.0, 1.0)
     pred = (s >= threshold).astype(int)
     tn, fp, fn, tp = skm.confusion_matrix(y, pred, labels=[0, 1]).ravel()
+    precision, recall, f1, _ = skm.precision_recall_fscore_support(y, pred, labels=[0, 1], average=average,
+                                                                   zero_division=0)
     return {"threshold": float(threshold), "tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn),
-            "precision": float(skm.precision_score(y, pred, zero_division=0)),
-            "recall": float(skm.recall_score(y, pred, zero_division=0)),
-            "f1": float(skm.f1_score(y, pred, zero_division=0)),
+            "precision": float(precision), "recall": float(recall), "f1": float(f1),
             "accuracy": float(skm.accuracy_score(y, pred)),
             "fpr": float(fp / (fp + tn)) if fp + tn else 0.0}
 

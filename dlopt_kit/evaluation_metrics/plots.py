@@ -44,10 +44,18 @@ def plot_roc(report: Report, ax: plt.Axes | None = None, mark: tuple[float, floa
 
 
 def plot_pr(report: Report, ax: plt.Axes | None = None, mark: tuple[float, float] | None = None) -> Figure:
-    """Precision-recall curves with average precision; ``mark=(recall, precision)`` draws the operating point."""
+    """Precision-recall curves with average precision; ``mark=(recall, precision)`` draws the operating point.
+    Each curve's chance line is dotted at its class's prevalence: a classifier that guesses has that precision at
+    every recall (and that AP), the PR counterpart of ROC's diagonal."""
     fig, (ax,) = figure_axes(ax, size=(3.6, 3.2))
+    prevalences = {name: float(np.mean(report.y_true == report.classes.index(name))) for name in report.pr}
+    shared = len(set(prevalences.values())) == 1 and len(prevalences) > 1  # e.g. ten equal classes: one line
     for name, (recall, precision, ap) in report.pr.items():
-        ax.plot(recall, precision, lw=1.2, label=f"{name} (AP {ap:.3f})")
+        line, = ax.plot(recall, precision, lw=1.2, label=f"{name} (AP {ap:.3f}; chance {prevalences[name]:.3f})")
+        if not shared:
+            ax.axhline(prevalences[name], ls=":", lw=0.8, color=line.get_color())
+    if shared:
+        ax.axhline(next(iter(prevalences.values())), ls=":", lw=0.8, color="grey")
     if mark is not None:
         ax.plot(*mark, "o", color="crimson", ms=7, label="threshold")
     ax.set_xlabel("recall")

@@ -44,9 +44,9 @@ class Arm:
     """One search of the experiment: ``name`` in tables and plots, an Optuna ``method``, ``trials``, a ``pruner``.
     With ``epochs_of`` (an earlier arm's name) it runs at equal compute instead: up to ``trials`` trials, stopping
     once it has spent as many epochs as that arm did in the same seed; a trial that would end past that budget is
-    not counted (see ``within_epochs``). ``startup`` sets a Bayesian sampler's random start-up trials (default:
-    ``paired_searches``'s), ``grid_points`` a grid arm's values per range (default: ``paired_searches``'s). Arms of
-    one ``group`` run in one worker process per seed and share its cache (an arm
+    not counted (see ``within_epochs``). ``startup`` sets a Bayesian sampler's random start-up trials,
+    ``grid_points`` a grid arm's values per range and ``space`` the arm's search space (each by default
+    ``paired_searches``'s). Arms of one ``group`` run in one worker process per seed and share its cache (an arm
     with ``epochs_of`` must be in that arm's group); several groups spread a seed's work over the cores."""
 
     name: str
@@ -57,6 +57,7 @@ class Arm:
     startup: int | None = None
     group: int = 0
     grid_points: int | Mapping[str, int] | None = None
+    space: SearchSpace | None = None
 
     def __post_init__(self) -> None:
         checks.choice("method", self.method, METHODS)
@@ -70,13 +71,14 @@ def _one_seed(base: RunConfig, data: Splits, space: SearchSpace, arms: Sequence[
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     config, cache, out = base.replace(seed=seed), {}, {}
     for arm in arms:
+        own = space if arm.space is None else arm.space
         study = optuna.create_study(direction="maximize",
-                                    sampler=make_sampler(arm.method, space, seed,
+                                    sampler=make_sampler(arm.method, own, seed,
                                                          grid_points if arm.grid_points is None else arm.grid_points,
                                                          startup if arm.startup is None else arm.startup),
                                     pruner=make_pruner(arm.pruner, base.epochs))
         budget = None if arm.epochs_of is None else int(out[arm.epochs_of][0]["epochs"].sum())
-        run_study(study, Objective(config, data, space, cache=cache), arm.trials,
+        run_study(study, Objective(config, data, own, cache=cache), arm.trials,
                   callbacks=[] if budget is None else [_stop_after(budget)])
         table = trials_table(study)
         if budget is not None:

@@ -17,22 +17,27 @@ from dlopt_kit.regularization.plots import (
 from dlopt_kit.regularization.study import (
     EPOCHS,
     LINEAR_ARMS,
+    LR_LADDER,
     LRS,
     MLP_ARMS,
     arm_table,
     choose,
+    converged,
     epochs_for,
     families,
     grid,
     label,
+    lr_of,
+    lr_position,
     run_study,
     stop_epoch,
+    tune,
     validation_scores,
 )
 
 __all__ = [
-    "EPOCHS", "LINEAR_ARMS", "LRS", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose", "epochs_for", "families", "grid",
-    "heatmap_frame", "label", "outcome_table", "penalty", "plot_class_weights", "plot_early_stopping", "plot_heatmaps",
-    "plot_regularization", "plot_weight_histograms", "run_study", "stop_epoch", "validation_scores", "weight_stats",
-    "weight_values",
+    "EPOCHS", "LINEAR_ARMS", "LRS", "LR_LADDER", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose", "converged",
+    "epochs_for", "families", "grid", "heatmap_frame", "label", "lr_of", "lr_position", "outcome_table", "penalty",
+    "plot_class_weights", "plot_early_stopping", "plot_heatmaps", "plot_regularization", "plot_weight_histograms",
+    "run_study", "stop_epoch", "tune", "validation_scores", "weight_stats", "weight_values",
 ]

@@ -91,33 +91,49 @@ def heatmap_frame(table: pd.DataFrame, settings: Mapping[str, float], lrs: Seque
 
 
 def plot_heatmaps(frames: Mapping[str, pd.DataFrame], chosen: Mapping[str, tuple[float, float]] | None = None,
-                  metric: str = "val_loss", axes: Sequence | None = None) -> Figure:
+                  metric: str = "val_loss", axes: Sequence | None = None,
+                  excluded: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Figure:
     """One heatmap per grid (title -> ``heatmap_frame``), on one colour scale, each cell annotated with its value;
-    ``chosen`` (title -> (lr, strength)) outlines the cell validation chose."""
-    fig, axes = figure_axes(axes, ncols=len(frames), size=(3.4, 2.6))
+    ``chosen`` (title -> (lr, strength)) outlines the cell validation chose; ``excluded`` (title -> [(lr, strength),
+    ...]) hatches the cells that were not candidates (runs that had not converged)."""
+    fig, axes = figure_axes(axes, ncols=len(frames), size=(3.6, 2.6))
     values = np.concatenate([f.to_numpy().ravel() for f in frames.values()])
     low, high = float(np.nanmin(values)), float(np.nanmax(values))
     cmap = "viridis_r" if metric.endswith("loss") else "viridis"
-    for ax, (title, frame) in zip(axes, frames.items(), strict=True):
+    for k, (ax, (title, frame)) in enumerate(zip(axes, frames.items(), strict=True)):
         image = ax.imshow(frame.to_numpy(), cmap=cmap, vmin=low, vmax=high, aspect="auto")
         for i in range(frame.shape[0]):
             for j in range(frame.shape[1]):
                 value = frame.iat[i, j]
+                if np.isnan(value):  # a cell that was not trained
+                    continue
                 shade = (value - low) / (high - low) if high > low else 0.5
                 dark = shade > 0.5 if metric.endswith("loss") else shade < 0.5
                 ax.text(j, i, f"{value:.3f}", ha="center", va="center", fontsize=8,
                         color="white" if dark else "black")
         ax.set_xticks(range(frame.shape[1]), [f"{c:g}" for c in frame.columns])
-        ax.set_yticks(range(frame.shape[0]), [f"{r:g}" for r in frame.index])
-        ax.set_xlabel("strength (l2, or weight_decay)")
-        ax.set_ylabel("lr")
+        same_rows = k > 0 and list(frame.index) == list(next(iter(frames.values())).index)
+        ax.set_yticks(range(frame.shape[0]), [] if same_rows else [f"{r:g}" for r in frame.index])
+        ax.set_xlabel("strength")
+        if k == 0:  # one lr label for the row of heatmaps, so that no label runs into its neighbour
+            ax.set_ylabel("lr")
         ax.set_title(title, fontsize=9)
+        for lr, strength in (excluded or {}).get(title, []):
+            i, j = list(frame.index).index(lr), list(frame.columns).index(strength)
+            ax.add_patch(_hatch(j, i))
         if chosen and title in chosen:
             lr, strength = chosen[title]
             i, j = list(frame.index).index(lr), list(frame.columns).index(strength)
             ax.add_patch(_outline(j, i))
     fig.colorbar(image, ax=list(axes), label=f"{METRIC_LABELS.get(metric, metric)}, last epoch")
     return fig
+
+
+def _hatch(column: int, row: int):
+    """The hatching drawn over a heatmap cell that was not a candidate."""
+    from matplotlib.patches import Rectangle
+
+    return Rectangle((column - 0.5, row - 0.5), 1, 1, fill=False, hatch="//", edgecolor="0.6", lw=0)
 
 
 def _outline(column: int, row: int):

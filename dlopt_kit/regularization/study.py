@@ -5,8 +5,9 @@ early stopping keeps, each arm's lr and strength chosen on validation.
 two more columns, ``last_test_loss`` and ``last_test_acc``: the test scores of the **last epoch's** weights, beside
 ``test_loss``/``test_acc`` of the weights ``fit`` keeps (its best epoch by validation loss, what early stopping with a
 long enough patience keeps). ``choose`` picks, on validation, the best of a family of configs (one arm at several
-lrs and strengths); ``arm_table`` renames the chosen ones to their arm's name for the claims. ``stop_epoch`` says where
-early stopping with a given patience ends a run, from its validation losses.
+lrs and strengths) among the configs that converged (``converged``); ``tune`` extends an arm's lr grid while its
+choice sits at an edge; ``arm_table`` renames the chosen ones to their arm's name for the claims. ``stop_epoch`` says
+where early stopping with a given patience ends a run, from its validation losses.
 """
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ import pandas as pd
 import torch
 
 from dlopt_kit.core import checks
-from dlopt_kit.core.compare import final_epochs, run_frame
+from dlopt_kit.core.compare import best_rows, final_epochs, run_frame
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
+from dlopt_kit.core.kept_epochs import last_fifth
 from dlopt_kit.core.processes import run_tasks
 from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit
 
-LRS = (1e-3, 3e-3)  # Adam's lrs, each arm takes the better one on validation
+LRS = (3e-4, 1e-3)  # Adam's starting lrs; `tune` adds the next lr of `LR_LADDER` where an arm's choice sits at an edge
+# the lrs an arm's grid may be extended to (``tune``) when its choice sits at an edge of the lrs it has tried
+LR_LADDER = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
 # epochs per run, by budget: long enough that the slowest arm (L2 at lr 1e-3, whose validation loss keeps creeping
 # down) keeps an epoch before the last fifth; more images (medium: 150 per class) overfit later and need more
 EPOCHS = {"small": 120, "medium": 200, "full": 200}
@@ -109,13 +113,82 @@ def validation_scores(table: pd.DataFrame, candidates: Sequence[str], metric: st
     return last[last["config"].isin(candidates)].groupby("config")[metric].mean().reindex(list(candidates))
 
 
-def choose(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss") -> str:
+def converged(table: pd.DataFrame, candidates: Sequence[str]) -> pd.Series:
+    """Whether each candidate config had stopped improving before its epochs ran out: its kept epoch (best validation
+    loss) lies before the last fifth of its epochs in at least half of its seeds (the claims' kept-epoch check, which
+    fails an arm whose kept epoch is in the last fifth in most seeds). A boolean Series in the candidates' order."""
+    table = table.reset_index(drop=True)  # one row per label, whatever the table was concatenated from
+    kept = best_rows(table).set_index(["config", "seed"])["epoch"]
+    ran = table.groupby(["config", "seed"])["epoch"].max()
+    out = {}
+    for config in candidates:
+        if config not in kept.index.get_level_values(0):
+            raise ValueError(f"config {config!r} is not in the table")
+        runs = ran.loc[config]
+        late = [s for s, budget in runs.items() if kept.loc[(config, s)] > budget - last_fifth(int(budget))]
+        out[config] = len(late) <= len(runs) / 2
+    return pd.Series(out, name="converged").reindex(list(candidates))
+
+
+def choose(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss",
+           converged_only: bool = True) -> str:
     """The candidate config with the best ``metric`` at the last epoch, mean over seeds (the lowest for a loss, the
-    highest for an accuracy): the choice made on validation, never on test."""
+    highest for an accuracy): the choice made on validation, never on test. With ``converged_only`` (the default)
+    only configs that had stopped improving before their epochs ran out (``converged``) are candidates."""
     if not str(metric).startswith("val_"):
         raise ValueError(f"metric={metric!r}: choose on a validation column (val_loss, val_acc), never on test")
+    if converged_only:
+        ok = converged(table, candidates)
+        candidates = [c for c in candidates if ok[c]]
+        if not candidates:
+            raise ValueError("no candidate config converged within its epochs: give the runs more epochs")
     scores = validation_scores(table, candidates, metric)
     return str(scores.idxmin() if metric.endswith("loss") else scores.idxmax())
+
+
+def lr_of(config: str) -> float:
+    """The lr in a config label made by ``label``: ``"L2 0.01 | lr 0.001"`` -> 0.001."""
+    if " | lr " not in config:
+        raise ValueError(f"config {config!r} is not a label made by label(setting, lr)")
+    return float(config.rsplit(" | lr ", 1)[1])
+
+
+def lr_position(chosen: str, lrs: Sequence[float]) -> str:
+    """Where ``chosen``'s lr sits in the sorted ``lrs`` an arm tried: ``"interior"``, ``"lowest"`` or
+    ``"highest"``."""
+    lrs = sorted(float(v) for v in lrs)
+    lr = lr_of(chosen)
+    if not any(abs(lr - v) <= 1e-12 * max(1.0, v) for v in lrs):
+        raise ValueError(f"lr {lr:g} of {chosen!r} is not among the lrs {lrs}")
+    return "lowest" if lr <= lrs[0] else "highest" if lr >= lrs[-1] else "interior"
+
+
+def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, seeds: Sequence[int],
+         lrs: Sequence[float] = LRS, ladder: Sequence[float] = LR_LADDER,
+         models: dict | None = None) -> tuple[pd.DataFrame, dict[str, str], dict[str, list[float]]]:
+    """Every arm's settings at every lr in ``lrs`` (``run_study``), each arm's choice on validation among its converged
+    configs (``choose``), and, while an arm's choice sits at the lowest or highest lr it has tried, that arm's
+    settings at the next lr of ``ladder`` in that direction (the grid extended where the optimum may lie beyond it),
+    until the choice is interior or the ladder ends. Returns the table of every run, each arm's chosen config and the
+    lrs each arm tried (sorted)."""
+    ladder = sorted(float(v) for v in ladder)
+    tried = {arm: sorted(float(v) for v in lrs) for arm in arms}
+    table = run_study(grid(base, arms, lrs), data, seeds, models)
+    while True:
+        chosen = {arm: choose(table, families({arm: arms[arm]}, tried[arm])[arm]) for arm in arms}
+        more: dict[float, dict[str, dict[str, dict]]] = {}
+        for arm, config in chosen.items():
+            where = lr_position(config, tried[arm])
+            edge = tried[arm][0] if where == "lowest" else tried[arm][-1] if where == "highest" else None
+            beyond = ([v for v in ladder if v < edge * (1 - 1e-9)][-1:] if where == "lowest" else
+                      [v for v in ladder if v > edge * (1 + 1e-9)][:1]) if edge is not None else []
+            if beyond:
+                more.setdefault(beyond[0], {})[arm] = arms[arm]
+                tried[arm] = sorted([*tried[arm], beyond[0]])
+        if not more:
+            return table, chosen, tried
+        configs = {name: cfg for lr, part in more.items() for name, cfg in grid(base, part, (lr,)).items()}
+        table = pd.concat([table, run_study(configs, data, seeds, models)], ignore_index=True)
 
 
 def arm_table(table: pd.DataFrame, chosen: Mapping[str, str]) -> pd.DataFrame:
