@@ -167,6 +167,13 @@ def test_choose_skips_configs_that_had_not_converged():
         choose(table, ["late"])
 
 
+def test_choose_in_a_dry_run_takes_every_config_when_none_converged(monkeypatch):
+    monkeypatch.setenv("DLOPT_DRY_RUN", "1")  # capped epochs converge nothing: the run only proves the code runs
+    table = pd.concat([curve("early", 5, 0.5), curve("late", 10, 0.3)])
+    assert choose(table, ["late"]) == "late"
+    assert choose(table, ["early", "late"]) == "early"  # a converged config still wins the choice
+
+
 def test_lr_of_and_lr_position():
     assert lr_of(label("L2 0.01", 3e-4)) == 3e-4
     with pytest.raises(ValueError, match="label"):

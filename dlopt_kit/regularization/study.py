@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.compare import best_rows, final_epochs, run_frame
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
@@ -134,14 +135,16 @@ def choose(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_lo
            converged_only: bool = True) -> str:
     """The candidate config with the best ``metric`` at the last epoch, mean over seeds (the lowest for a loss, the
     highest for an accuracy): the choice made on validation, never on test. With ``converged_only`` (the default)
-    only configs that had stopped improving before their epochs ran out (``converged``) are candidates."""
+    only configs that had stopped improving before their epochs ran out (``converged``) are candidates (in a dry
+    run, whose capped epochs converge nothing, every config is when none converged)."""
     if not str(metric).startswith("val_"):
         raise ValueError(f"metric={metric!r}: choose on a validation column (val_loss, val_acc), never on test")
     if converged_only:
         ok = converged(table, candidates)
-        candidates = [c for c in candidates if ok[c]]
-        if not candidates:
+        kept = [c for c in candidates if ok[c]]
+        if not kept and not dry.dry_run():  # a dry run's capped epochs converge nothing: it only proves the code runs
             raise ValueError("no candidate config converged within its epochs: give the runs more epochs")
+        candidates = kept or list(candidates)
     scores = validation_scores(table, candidates, metric)
     return str(scores.idxmin() if metric.endswith("loss") else scores.idxmax())
 
