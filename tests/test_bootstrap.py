@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from dlopt_kit.core.bootstrap import correct, example_bootstrap, paired_bootstrap
+from dlopt_kit.core import kept_epochs
+from dlopt_kit.core.bootstrap import correct, example_bootstrap, paired_bootstrap, seed_accuracy
 from dlopt_kit.core.compare import summarize
 
 
@@ -53,6 +54,27 @@ def test_example_bootstrap_reads_the_kept_models():
     assert result.mean == 1.0 and result.low == 1.0
     with pytest.raises(ValueError, match="config 'c' has no kept models"):
         example_bootstrap(models, "c", "b", x, y)
+
+
+def test_seed_accuracy_per_seed_carries_the_kept_epochs():
+    x = torch.eye(4).repeat(5, 1)
+    y = torch.arange(4).repeat(5)
+    right = torch.nn.Linear(4, 4)
+    with torch.no_grad():
+        right.weight.copy_(torch.eye(4)), right.bias.zero_()
+    half = torch.nn.Linear(4, 4)
+    with torch.no_grad():  # right on classes 0 and 1, wrong on 2 and 3 (they score class 0)
+        half.weight.copy_(torch.tensor([[1.0, 0, 1, 1], [0, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])), half.bias.zero_()
+    models = {("a", 0): right, ("a", 1): half}
+    table = pd.DataFrame({"config": ["a"] * 4, "seed": [0, 0, 1, 1], "epoch": [1, 2, 1, 2],
+                          "best_epoch": [2, 2, 1, 1], "val_acc": [0.5, 0.9, 0.6, 0.4]})
+    accuracy = seed_accuracy(models, "a", x, y, table=table)
+    assert accuracy.to_dict() == {0: 1.0, 1: 0.5} and accuracy.name == "a"
+    epochs = kept_epochs.carried(accuracy)
+    assert epochs is not None and epochs.kept == {0: 2, 1: 1} and epochs.budget == {0: 2, 1: 2}
+    assert kept_epochs.carried(seed_accuracy(models, "a", x, y)) is None
+    with pytest.raises(ValueError, match="config 'b' has no kept models: the models hold a"):
+        seed_accuracy(models, "b", x, y)
 
 
 def test_summarize_at_the_kept_epoch():

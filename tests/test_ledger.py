@@ -101,6 +101,13 @@ def test_the_claims_command_prints_every_claim_with_its_flags(opened: Path, caps
     assert "headroom < 2" in out and "L2 2,2,2/5" in out and "2 claims from" in out
 
 
+def test_a_name_with_a_pipe_keeps_the_table_one_row_per_claim(opened: Path, capsys: pytest.CaptureFixture):
+    table = compare_table().replace({"config": {"L2": "L2 | lr 0.001"}})
+    assert_gain(table, "L2 | lr 0.001", "none", margin=0.02)
+    line = claims_cli.table(ledger.read(opened.parents[1])).splitlines()[-1]
+    assert line.count("|") == 11 and "L2 / lr 0.001 2,2,2/5" in line
+
+
 def test_the_claims_command_says_in_one_line_when_there_is_nothing(tmp_path: Path, capsys: pytest.CaptureFixture):
     assert dlopt(["claims", "--ledger", str(tmp_path)]) == 1
     err = capsys.readouterr().err.strip()

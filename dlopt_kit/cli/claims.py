@@ -92,7 +92,7 @@ def table(records: list[dict]) -> str:
         headroom = "-" if r.get("headroom") is None else f"{r['headroom']:.1f}"
         name = str(r["name"]).replace("|", "/")
         rows.append(f"| {r['budget']} | {r['notebook']} | {name} | {r['kind']} | {_number(r.get('mean'))} | {ci} "
-                    f"| {bound(r)} | {headroom} | {epochs_cell(r)} | {', '.join(flags(r)) or 'ok'} |")
+                    f"| {bound(r)} | {headroom} | {epochs_cell(r).replace('|', '/')} | {', '.join(flags(r)) or 'ok'} |")
     return "\n".join([head, *rows])
 
 

@@ -4,7 +4,8 @@ Seeds measure how much training varies; they say nothing about the test split's 
 images, a one-point difference between two models is within that error whatever the seeds say. ``paired_bootstrap``
 resamples the test examples (the same draw for both arms and every seed: the comparison stays paired) and the seeds
 (with replacement), and reports the mean gain over seeds with a percentile interval that carries both sources of
-uncertainty. ``example_bootstrap`` does it for the models a ``compare(..., models=...)`` call kept.
+uncertainty. ``example_bootstrap`` does it for the models a ``compare(..., models=...)`` call kept, and
+``seed_accuracy`` gives each seed's accuracy of those models on a larger test set, for a claim paired over seeds.
 """
 
 from __future__ import annotations
@@ -13,9 +14,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
-from dlopt_kit.core import checks
+from dlopt_kit.core import checks, kept_epochs
 from dlopt_kit.core.training import predict_proba
 
 
@@ -76,3 +78,16 @@ def example_bootstrap(models: Mapping[tuple[str, int], torch.nn.Module], better:
             raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(sorted(runs))}")
     pick = {c: {s: correct(m, x, y) for (label, s), m in models.items() if label == c} for c in (better, over)}
     return paired_bootstrap(pick[better], pick[over], reps, seed, name=f"accuracy, {better} over {over}")
+
+
+def seed_accuracy(models: Mapping[tuple[str, int], torch.nn.Module], config: str, x: torch.Tensor, y: torch.Tensor,
+                  table: pd.DataFrame | None = None) -> pd.Series:
+    """Each seed's accuracy on (``x``, ``y``) of ``config``'s models kept by ``compare(..., models=models)``, indexed by
+    seed and named ``config``. With ``table`` (the ``compare`` table those runs made) the Series carries the config's
+    kept epochs there, so that a claim read from it (``assert_paired``) checks that the arm had converged."""
+    picked = {seed: model for (label, seed), model in models.items() if label == config}
+    if not picked:
+        runs = sorted({label for label, _ in models})
+        raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(runs)}")
+    values = pd.Series({seed: float(correct(picked[seed], x, y).mean()) for seed in sorted(picked)}, name=config)
+    return kept_epochs.attach(values, kept_epochs.from_table(table, config) if table is not None else None)
