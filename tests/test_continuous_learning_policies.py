@@ -64,6 +64,23 @@ def test_triggered_retrains_on_alarms_after_a_cooldown_and_needs_a_monitor(tiny,
         Policy(replay=0.95)
 
 
+def test_triggered_learns_from_the_batches_served_from_the_alarm_on(tiny, served):
+    model, stream = served
+    waits = Policy("triggered", cooldown=3, after_alarm=2, config=RETRAIN)
+    frame, registry = serve(model, stream, tiny, waits, Threshold("input_ks", 0.5))
+    alarm = int(frame.index[frame["alarm"]][0])
+    first = registry.table().loc[1]
+    # labels come one batch late: batches alarm and alarm + 1 are both labelled at alarm + 2
+    assert (first["batch"], first["first_batch"], first["last_batch"]) == (alarm + 2, alarm, alarm + 1)
+    assert not frame.loc[:alarm + 1, "retrained"].any()
+    frame, registry = serve(model, stream, tiny, Policy("triggered", cooldown=3, after_alarm=0, config=RETRAIN),
+                            Threshold("input_ks", 0.5))
+    first = registry.table().loc[1]  # at the alarm, on the newest labelled batches: from before it
+    assert first["batch"] == alarm and first["last_batch"] == alarm - 1
+    with pytest.raises(ValueError, match="after_alarm=6 is out of range: allowed is 0 to 5"):
+        Policy(after_alarm=6)
+
+
 def test_rollback_serves_an_earlier_version_again(tiny, served):
     model, stream = served
     frame, registry = serve(model, stream, tiny, Policy("periodic", every=4, config=RETRAIN))

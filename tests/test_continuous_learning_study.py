@@ -48,3 +48,38 @@ def test_policy_study_has_a_row_per_policy_and_seed_and_scores_old_data_on_test(
     assert arm(table, "never", "accuracy after").lt(arm(table, "never", "accuracy before")).all()
     with pytest.raises(ValueError, match="policy 'sometimes' is not in the table"):
         arm(table, "sometimes", "compute")
+
+
+def test_plot_compute_joins_the_timers_and_marks_the_other_policies():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from dlopt_kit.continuous_learning import plot_compute
+
+    rows = [{"policy": p, "seed": s, "accuracy after": acc + 0.01 * s, "compute": c}
+            for p, acc, c in (("never", 0.2, 0), ("every 10", 0.6, 600), ("every 5", 0.7, 1200),
+                              ("triggered", 0.65, 300)) for s in (0, 1)]
+    ax = plot_compute(pd.DataFrame(rows), timers=("every 5", "every 10"), colors={"triggered": "red"})
+    (line,) = ax.get_lines()[:1]
+    assert list(line.get_xdata()) == [600, 1200] and list(line.get_ydata()) == pytest.approx([0.605, 0.705])
+    assert sorted(t.get_text() for t in ax.texts) == ["every 10", "every 5", "never", "triggered"]
+    handles, labels = ax.get_legend_handles_labels()
+    assert labels == ["never", "triggered"] and matplotlib.colors.to_hex(handles[1][0].get_color()) == "#ff0000"
+
+
+def test_equal_compute_checks_that_a_policy_spent_no_more_than_its_reference(capsys, monkeypatch):
+    import pandas as pd
+
+    from dlopt_kit.continuous_learning import equal_compute
+    from dlopt_kit.core.dry_run import DRY_RUN_ENV
+
+    table = pd.DataFrame([{"policy": p, "seed": s, "compute": c} for p, s, c in
+                          (("triggered", 0, 2400), ("triggered", 1, 3600), ("timer", 0, 2400), ("timer", 1, 2400))])
+    with pytest.raises(AssertionError, match=r"triggered spent more compute than timer in seed\(s\) \[1\]"):
+        equal_compute(table, "triggered", "timer")
+    spent = equal_compute(table, "timer", "triggered")
+    assert spent.loc[1].tolist() == [2400, 3600] and "check (equal compute, not a claim)" in capsys.readouterr().out
+    monkeypatch.setenv(DRY_RUN_ENV, "1")
+    assert equal_compute(table, "triggered", "timer").loc[1, "triggered"] == 3600  # printed, not raised

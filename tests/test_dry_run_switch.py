@@ -128,3 +128,11 @@ def test_setup_line_says_dry_run(monkeypatch: pytest.MonkeyPatch, capsys: pytest
     monkeypatch.delenv(dry.DRY_RUN_ENV)
     setup(None, budget="small")
     assert "dry run" not in capsys.readouterr().out
+
+
+def test_setup_line_names_data_that_comes_from_elsewhere(capsys: pytest.CaptureFixture) -> None:
+    setup(None, budget="small", data_note="fashion_mnist from the recipes")
+    line = capsys.readouterr().out.strip()
+    assert line.endswith("| data: fashion_mnist from the recipes") and "\n" not in line
+    setup(None, budget="small")
+    assert capsys.readouterr().out.strip().endswith("| data: none")

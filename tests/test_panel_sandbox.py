@@ -35,8 +35,12 @@ def test_a_run_and_a_queue_fill_the_store_the_diff_and_the_verdicts(panel, tmp_p
     assert list(panel.results_frame()["config"]) == ["baseline", "dropout", "decay"] and not panel.queue
     assert "config.dropout" in panel.diff_view.value and "config.weight_decay" in panel.diff_view.value
     assert list(panel.diff_frame().index) == ["config.weight_decay", "config.dropout"]
-    assert len(panel.verdict_lines()) == 3
-    assert panel.verdict_view.value.count("<li>") == 3 and "dropout vs baseline" in panel.verdict_view.value
+    lines = panel.verdict_lines()
+    assert len(lines) == 3 and lines[0].startswith("[primary] dropout vs baseline: difference")
+    assert "validation examples x 2 seeds, bootstrap p" in lines[0] and "McNemar exact" in lines[0]
+    assert all(line.startswith("[exploratory, Holm-corrected over 2 comparisons] ") for line in lines[1:])
+    assert panel.verdict_lines(primary=("decay", "dropout"))[0].startswith("[primary] decay vs dropout")
+    assert panel.verdict_view.value.count("<li>") == 3 and "[primary] dropout vs baseline" in panel.verdict_view.value
     again = SandboxPanel(BASE, store=tmp_path / "sandbox.sqlite")  # a new kernel: the results come back
     assert list(again.results_frame()["config"]) == ["baseline", "dropout", "decay"] and "<table" in again.table.value
     again.name_box.value = "dropout"
@@ -153,3 +157,13 @@ def test_the_default_store_is_the_checkouts_runs_folder():
     from dlopt_kit.sandbox.store import DEFAULT
 
     assert DEFAULT.is_absolute() and DEFAULT == Path(__file__).resolve().parent.parent / "runs" / "sandbox.sqlite"
+
+
+def test_a_store_from_before_per_example_records_gives_seeds_only_lines(tmp_path):
+    from test_sandbox_store import old_store
+
+    old_store(tmp_path / "old.sqlite", {"base": {0: 0.80, 1: 0.82}, "wider": {0: 0.81, 1: 0.80}})
+    panel = SandboxPanel(BASE, store=tmp_path / "old.sqlite")
+    assert panel.verdict_lines() == [panel.verdict_lines()[0]]
+    assert panel.verdict_lines()[0].startswith("[primary, seeds only] wider vs base: difference -0.005")
+    assert "seeds only" in panel.verdict_view.value and list(panel.results_frame()["config"]) == ["base", "wider"]

@@ -90,13 +90,14 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
     b = write(tmp_path, "b", {**TINY, "name": "larger lr"}, ".json")
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "small lr" in out and "larger lr vs small lr: difference" in out and "over 2 seeds" in out
+    assert "[primary] larger lr vs small lr: difference" in out and "validation examples x 2 seeds, bootstrap p" in out
+    assert "McNemar exact p" in out and "power of larger lr vs small lr" in out and "seeds needed" in out
     assert "what differs:\n" in out and "config.lr" in out and "0.0001" in out
     assert "validation accuracy at each run's kept epoch" in out and "test_acc" not in out  # choose on validation
     store = tmp_path / "runs.sqlite"
     assert main(["compare", str(a), str(b), "--test", "--store", str(store), "--out", str(tmp_path / "t")]) == 0
     out = capsys.readouterr().out
-    assert "test accuracy of the kept model" in out and "test_acc" in out
+    assert "test accuracy of the kept model" in out and "test_acc" in out and "test examples x 2 seeds" in out
     assert main(["compare", str(a), "--store", str(store), "--out", str(tmp_path / "t")]) == 0
     assert "kept as 'small lr (2)'" in capsys.readouterr().out  # runs already kept stay as they are
     from dlopt_kit.sandbox.store import Store
@@ -121,3 +122,27 @@ def test_compare_refuses_bad_recipes_with_one_line_and_exit_2(tmp_path, capsys, 
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not (tmp_path / "compare.png").exists()
+
+
+def test_compare_names_the_primary_pair_and_corrects_the_rest(tmp_path, capsys):
+    paths = [write(tmp_path, n, {**TINY, "name": n, "config": {**TINY["config"], "hidden": h}})
+             for n, h in (("a", 8), ("b", 16), ("c", 32))]
+    assert main(["compare", *map(str, paths), "--seeds", "1", "--primary", "c", "a", "--out", str(tmp_path)]) == 0
+    lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("[")]
+    assert [line.split(":")[0] for line in lines] == [
+        "[primary] c vs a", "[exploratory, Holm-corrected over 2 comparisons] b vs a",
+        "[exploratory, Holm-corrected over 2 comparisons] c vs b"]
+    assert all("x 1 seed, bootstrap p" in line and "pooled" not in line for line in lines)
+
+
+@pytest.mark.parametrize("primary, message", [
+    (["a", "x"], "error: --primary 'x': not a recipe name; the recipes are a, b"),
+    (["b", "b"], "error: --primary 'b' 'b': name two different recipes")])
+def test_an_unknown_primary_is_refused_before_anything_trains(tmp_path, capsys, monkeypatch, primary, message):
+    from dlopt_kit.sandbox import engine
+
+    monkeypatch.setattr(engine, "run_recipe", lambda *a, **k: pytest.fail("trained before refusing"))
+    paths = [write(tmp_path, n, {**TINY, "name": n}) for n in ("a", "b")]
+    assert main(["compare", *map(str, paths), "--primary", *primary, "--out", str(tmp_path / "out")]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.strip() == message and captured.out == "" and not (tmp_path / "out").exists()

@@ -1,12 +1,15 @@
-"""``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR] [--test] [--store FILE]``: the sandbox's comparison
-from a terminal.
+"""``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR] [--test] [--store FILE] [--primary A B]``: the
+sandbox's comparison from a terminal.
 
 Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), prints what differs
 between them field by field, trains each with every seed (the recipes share their dataset and validation/test
-images; training sizes may differ), with a progress bar, then prints a table and a paired verdict for every two
-recipes on validation accuracy at each run's kept epoch, and writes the validation curves as PNG. ``--test`` adds
-the kept models' test accuracy and gives the verdicts on it: for configs already chosen, read once. ``--store``
-keeps every run in the sandbox's SQLite store (a name already there gets a suffix, so kept runs stay as they are).
+images; training sizes may differ), with a progress bar, then prints a table and a verdict for every two recipes
+on validation accuracy at each run's kept epoch (a paired bootstrap over the images and the seeds, McNemar's test
+alongside; ``--primary A B`` names the pre-declared comparison, by default the second recipe against the first, and
+every other pair is exploratory and Holm-corrected), how many seeds the primary pair would need to detect 0.5 to 2
+points, and writes the validation curves as PNG. ``--test`` adds the kept models' test accuracy and gives the
+verdicts on it: for configs already chosen, read once. ``--store`` keeps every run in the sandbox's SQLite store (a
+name already there gets a suffix, so kept runs stay as they are).
 """
 
 from __future__ import annotations
@@ -26,6 +29,31 @@ from dlopt_kit.sandbox.summary import summary_table
 __all__ = ["main"]
 
 
+def _primary(given: list[str] | None, names: list[str]) -> tuple[str, str] | None:
+    """The ``--primary`` pair, checked against the recipes' names (RecipeError before anything trains)."""
+    if given is None:
+        return None
+    for name in given:
+        if name not in names:
+            raise RecipeError(f"--primary {name!r}: not a recipe name; the recipes are {', '.join(names)}")
+    if given[0] == given[1]:
+        raise RecipeError(f"--primary {given[0]!r} {given[1]!r}: name two different recipes")
+    return given[0], given[1]
+
+
+def _print_power(table: pd.DataFrame, pair: tuple[str, str], metric: str, at: str) -> None:
+    from dlopt_kit.sandbox.power import power_table
+
+    try:
+        power = power_table(table, *pair, metric=metric, at=at)
+    except ValueError as exc:  # one seed, or no per-example records: say why there is no estimate
+        print(f"\npower: not estimated ({exc})")
+        return
+    print(f"\npower of {pair[0]} vs {pair[1]} (normal approximation, alpha 0.05, 80% power, these images): seeds "
+          "needed to detect a difference of")
+    print(power.to_string(index=False))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m dlopt_kit compare",
                                      description="Compare recipes side by side over seeds.")
@@ -36,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also report test accuracy and give the verdicts on it: for configs already chosen on "
                              "validation, read once")
     parser.add_argument("--store", type=Path, help="also keep every run in this SQLite file (e.g. runs/sandbox.sqlite)")
+    parser.add_argument("--primary", nargs=2, metavar=("A", "B"),
+                        help="the pre-declared comparison, A against B, by recipe name (default: the second recipe "
+                             "against the first); every other pair is exploratory and Holm-corrected")
     args = parser.parse_args(argv)
     try:
         recipes = [load_recipe(p) for p in args.recipes]
@@ -53,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                 if list(r.seeds) != seeds:
                     raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} list different seeds: "
                                       "give them the same `seeds:` or pass --seeds N")
+        primary = _primary(args.primary, names)
     except RecipeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -99,15 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         summary = summary.drop(columns=["test_acc", "test_acc std"])
     print(summary.round(3).to_string())
     if len(recipes) > 1:
+        metric, at = ("test_acc", "last") if args.test else ("val_acc", "best")
         if args.test:
-            print("\npaired over seeds, test accuracy of the kept model (each run's epoch chosen on validation):")
-            lines = verdicts(table)
+            print("\npaired over test images and seeds, test accuracy of the kept model (each run's epoch chosen on "
+                  "validation):")
         else:
-            print("\npaired over seeds, validation accuracy at each run's kept epoch (choose with these; add --test "
-                  "to read the test split once, for the configs you chose):")
-            lines = verdicts(table, "val_acc", at="best")
-        for line in lines:
+            print("\npaired over validation images and seeds, validation accuracy at each run's kept epoch (choose "
+                  "with these; add --test to read the test split once, for the configs you chose):")
+        for line in verdicts(table, metric, at, primary=primary):
             print("  " + line)
+        _print_power(table, primary or (names[1], names[0]), metric, at)
     args.out.mkdir(parents=True, exist_ok=True)
     fig = plot_comparison(table, "val_acc")
     path = args.out / "compare.png"

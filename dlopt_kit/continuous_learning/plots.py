@@ -1,5 +1,5 @@
 """Lesson 08's pictures: accuracy over the stream per policy (mean and spread over seeds) with the drift marked,
-a monitor's signal against its threshold, and a stream's batches as images."""
+accuracy against compute per policy, a monitor's signal against its threshold, and a stream's batches as images."""
 
 from __future__ import annotations
 
@@ -43,6 +43,30 @@ def plot_policies(frames: Mapping[str, Sequence[pd.DataFrame]], drift_point: int
     ax.set_xlabel("batch of the stream")
     ax.set_ylabel(f"accuracy (rolling {window})")
     ax.legend(fontsize=7, ncol=3, loc="lower left")
+    return ax
+
+
+def plot_compute(table: pd.DataFrame, metric: str = "accuracy after", timers: Sequence[str] = (),
+                 ax: Axes | None = None, colors: Mapping[str, str] | None = None) -> Axes:
+    """``metric`` against compute (training examples processed) per policy of a ``policy_study`` table: the mean over
+    seeds with error bars of one standard deviation on both axes. The ``timers`` (periodic policies at several
+    intervals, in order) are gray and joined by a line: what a timer buys at each compute; a policy above that line
+    does better at the same compute. ``colors`` maps a policy to its colour (e.g. from ``plot_policies``' lines)."""
+    colors = dict(colors or {})
+    ax = figure_axes(ax, (5, 3.2))
+    stats = table.groupby("policy", sort=False)[[metric, "compute"]].agg(["mean", "std"]).fillna(0)
+    if timers:
+        line = stats.loc[list(timers)].sort_values(("compute", "mean"))
+        ax.plot(line[("compute", "mean")], line[(metric, "mean")], color="gray", lw=1, zorder=1)
+    for name, row in stats.iterrows():
+        timer = name in timers
+        ax.errorbar(row[("compute", "mean")], row[(metric, "mean")], xerr=row[("compute", "std")],
+                    yerr=row[(metric, "std")], fmt="o" if timer else "D", ms=4 if timer else 6, capsize=2,
+                    color="gray" if timer else colors.get(str(name)), zorder=2, label=None if timer else name)
+        ax.annotate(str(name), (row[("compute", "mean")], row[(metric, "mean")]), textcoords="offset points",
+                    xytext=(4, -9 if timer else 5), fontsize=6.5)
+    ax.set_xlabel("compute: training examples processed")
+    ax.set_ylabel(metric)
     return ax
 
 

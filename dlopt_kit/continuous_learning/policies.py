@@ -5,12 +5,16 @@ whether or not those labels are known to the policy yet), then the policy may re
 
 - ``never``: the model trained before deployment serves the whole stream;
 - ``periodic``: retrain every ``every`` batches;
-- ``triggered``: retrain when a monitor raises an alarm (then wait ``cooldown`` batches before the next).
+- ``triggered``: retrain after a monitor raises an alarm (then wait ``cooldown`` batches before the next).
 
-A retrain trains the served model further (``fit`` from its current weights) on the newest labelled batches that
-arrived since the last retrain (at most ``window`` of them), and with ``replay`` on a sample of the original
-training data as well, so that the old distribution is not forgotten. The most recent labelled batch is the
-validation split that picks the kept epoch.
+A retrain trains the served model further (``fit`` from its current weights) on labelled batches not used before,
+and with ``replay`` on a sample of the original training data as well, so that the old distribution is not
+forgotten; the most recent of those batches is the validation split that picks the kept epoch. A periodic retrain
+takes the newest (at most ``window`` of them). A triggered one, as the detect-then-adapt scheme of the drift
+literature does (Gama et al., *A survey on concept drift adaptation*, 2014), takes the batches served from the alarm
+on: it waits until ``after_alarm`` of them have their labels (with a label delay of 1, ``after_alarm + 1`` batches
+after the alarm), so that it learns from data after the change rather than from before it; alarms while it waits
+are part of the same change. ``after_alarm=0`` retrains at the alarm on the newest labelled batches instead.
 Compute is counted as training examples processed (examples x epochs). Every retrain registers a model version with
 its metrics; ``ModelRegistry.rollback`` serves an earlier one again.
 """
@@ -68,15 +72,17 @@ class ModelRegistry:
 
 @dataclass
 class Policy:
-    """When to retrain (``kind``) and how: on at most the newest ``window`` labelled batches not used before (a
-    sliding window: what the world looks like now), with a ``replay`` share of each retrain's data from the original
-    training split, and ``config`` for the retraining ``fit``."""
+    """When to retrain (``kind``) and how: on at most ``window`` labelled batches not used before (periodic: the
+    newest, a sliding window of what the world looks like now; triggered: the first ``after_alarm`` served from the
+    alarm on, see the module's text), with a ``replay`` share of each retrain's data from the original training
+    split, and ``config`` for the retraining ``fit``."""
 
     kind: str = "triggered"
     every: int = 10
     cooldown: int = 5
     replay: float = 0.0
     window: int = 5
+    after_alarm: int = 5
     config: RunConfig = field(default_factory=lambda: RunConfig(model="mlp", epochs=3, lr=1e-3, batch_size=64,
                                                                 monitor="val_acc"))
 
@@ -86,6 +92,7 @@ class Policy:
         checks.whole("cooldown", self.cooldown, 0)
         checks.number("replay", self.replay, 0.0, 0.9)
         checks.whole("window", self.window, 2)
+        checks.whole("after_alarm", self.after_alarm, 0, self.window)
 
 
 def _retrain_data(stream: Stream, batches: list[int], original: Splits, replay: float, seed: int) -> Splits:
@@ -109,8 +116,9 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
           on_batch: Callable[[int, dict], bool] | None = None) -> tuple[pd.DataFrame, ModelRegistry]:
     """Serve ``stream`` with a copy of ``model`` under ``policy``. Returns one row per batch (``accuracy`` of the
     served model on it, ``severity``, ``alarm``, ``retrained``, cumulative ``compute``, ``version``) and the model
-    versions, each with its accuracy on ``original``'s validation split (the old distribution) and on the newest
-    labelled batch (the new one; that batch chose the retrain's epoch, so the number runs high) when made.
+    versions, each with the first and last batch it trained on, its accuracy on ``original``'s validation split (the
+    old distribution) and on the newest labelled batch (the new one; that batch chose the retrain's epoch, so the
+    number runs high) when made.
     ``on_batch(t, row)`` is called after each batch; when it returns True the stream stops there, and the rows so far
     and every version are kept (``frame.attrs["ended"]`` says ``stopped by the user`` instead of ``completed``)."""
     if policy.kind == "triggered" and monitor is None:
@@ -123,14 +131,21 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
         monitor.reset()
     used: set[int] = set()
     last_retrain, compute, rows = -10**9, 0, []
+    change: int | None = None  # the batch of an alarm whose retrain waits for labels from that batch on
     for t, (x, y) in enumerate(stream.batches):
         known_now = stream.labels_known(t)
         signals = batch_signals(model, x, None, reference)  # label-free signals of the batch being served
         accuracy = float((predict_proba(model, x).argmax(1) == y).float().mean())  # for the record only
         alarm = check(monitor, model, stream, t, signals, reference) if monitor is not None else False
-        due = {"never": False, "periodic": (t + 1) % policy.every == 0,
-               "triggered": alarm and t - last_retrain > policy.cooldown}[policy.kind]
         fresh = [b for b in known_now if b not in used][-policy.window:]
+        if policy.kind == "triggered" and alarm and change is None and t - last_retrain > policy.cooldown:
+            change = t
+        if policy.kind == "triggered" and change is not None and policy.after_alarm:
+            fresh = [b for b in known_now if b >= change and b not in used][:policy.after_alarm]
+            due = len(fresh) == policy.after_alarm
+        else:
+            due = {"never": False, "periodic": (t + 1) % policy.every == 0, "triggered": change is not None}[
+                policy.kind]
         retrained = False
         if due and fresh:
             data = _retrain_data(stream, fresh, original, policy.replay, seed + t)
@@ -139,8 +154,9 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
             epochs = len(result.history.to_frame())
             compute += len(data.y_train) * epochs
             used.update(fresh)
-            last_retrain, retrained = t, True
-            registry.register(model, t, old_val_acc=evaluate(model, original.x_val, original.y_val)[1],
+            last_retrain, retrained, change = t, True, None
+            registry.register(model, t, first_batch=fresh[0], last_batch=fresh[-1],
+                              old_val_acc=evaluate(model, original.x_val, original.y_val)[1],
                               newest_batch_acc=evaluate(model, data.x_val, data.y_val)[1])
             if monitor is not None:
                 monitor.reset()  # the detector's past belongs to the model that was replaced

@@ -14,6 +14,7 @@ from dlopt_kit.continuous_learning.monitors import SIGNALS, Monitor, Reference, 
 from dlopt_kit.continuous_learning.policies import Policy, serve
 from dlopt_kit.continuous_learning.stream import DriftSpec, make_stream
 from dlopt_kit.core import checks
+from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import evaluate, fit
@@ -68,3 +69,18 @@ def arm(table: pd.DataFrame, policy: str, column: str) -> pd.Series:
     if rows.empty:
         raise ValueError(f"policy {policy!r} is not in the table: choose one of {', '.join(pd.unique(table.policy))}")
     return rows.set_index("seed")[column]
+
+
+def equal_compute(table: pd.DataFrame, policy: str, reference: str) -> pd.DataFrame:
+    """An implementation check, not a claim: ``policy`` spent no more compute than ``reference`` in any seed, so that
+    comparing their accuracy is a comparison at equal (or lower) cost. Prints both policies' compute per seed and
+    returns them; raises AssertionError naming the seeds where ``policy`` spent more (in a dry run, whose capped
+    streams prove nothing, it only prints)."""
+    spent = pd.DataFrame({name: arm(table, name, "compute") for name in (policy, reference)})
+    print(f"check (equal compute, not a claim): training examples processed per seed, {policy} and {reference}:",
+          spent.to_dict("index"))
+    over = spent.index[spent[policy] > spent[reference]].tolist()
+    if over and not dry.dry_run():
+        raise AssertionError(f"{policy} spent more compute than {reference} in seed(s) {over}: the comparison is not "
+                             "at equal compute")
+    return spent

@@ -24,13 +24,14 @@ class Session:
 
 
 def setup(dataset: str | None = "fashion_mnist", budget: str | None = None, few_shot: bool = False,
-          lesson: str | None = None) -> Session:
+          lesson: str | None = None, data_note: str | None = None) -> Session:
     """Configure threads, pick the device and budget, load ``dataset`` at the budget's size; print one line.
 
     ``few_shot`` loads the budget's few-shot training size instead (lessons that need a model to overfit), with
     a small validation split (30 per class) to keep per-epoch evaluation cheap. ``lesson`` (the notebook's name
     without ``.ipynb``, e.g. ``"01_data_quality"``) opens that lesson's claims ledger at this budget and empties it:
-    every claim checked afterwards is recorded there (see ``ledger``); without it nothing is recorded.
+    every claim checked afterwards is recorded there (see ``ledger``); without it nothing is recorded. A lesson whose
+    data comes from elsewhere (recipe files, with ``dataset=None``) names it in ``data_note`` for the printed line.
     """
     configure_threads()
     device = get_device()
@@ -45,6 +46,6 @@ def setup(dataset: str | None = "fashion_mnist", budget: str | None = None, few_
     else:
         ledger.close()
     print(f"device: {device_name(device)} | budget: {chosen.describe(few_shot)} | "
-          f"data: {data.describe() if data is not None else 'none'}"
+          f"data: {data.describe() if data is not None else data_note or 'none'}"
           + (" | dry run: work capped, claims not checked" if dry.dry_run() else ""))
     return Session(device, chosen, data)

@@ -289,8 +289,9 @@ class SandboxPanel(PanelControls, RunStopPanel):
         self.diff_view.value = ("" if differs.empty else
                                 f"<b>what differs</b><pre>{html.escape(differs.to_string())}</pre>")
         lines = self.verdict_lines(table)
-        self.verdict_view.value = ("" if not lines else "<b>paired verdicts (validation accuracy at the kept epoch)"
-                                   "</b><ul>" + "".join(f"<li>{html.escape(v)}</li>" for v in lines) + "</ul>")
+        self.verdict_view.value = ("" if not lines else "<b>paired verdicts (validation accuracy at the kept epoch; "
+                                   "primary: the second config against the first)</b><ul>"
+                                   + "".join(f"<li>{html.escape(v)}</li>" for v in lines) + "</ul>")
         # the table last: a new row means everything else about the run is already shown
         self.table.value = self.results_frame(table).to_html(index=False, float_format="{:.3f}".format, na_rep="")
 
@@ -299,13 +300,19 @@ class SandboxPanel(PanelControls, RunStopPanel):
         names = self.store.names()
         return diff([self.store.recipe(n) for n in names]) if len(names) > 1 else pd.DataFrame()
 
-    def verdict_lines(self, table: pd.DataFrame | None = None) -> list[str]:
-        """A paired verdict for every two configs in the store, on validation accuracy at the kept epoch; a seed
-        stopped by the user is left out (its history stays in the store)."""
+    def verdict_lines(self, table: pd.DataFrame | None = None,
+                      primary: tuple[str, str] | None = None) -> list[str]:
+        """A verdict for every two configs in the store, on validation accuracy at the kept epoch (``verdicts``):
+        ``primary`` (default: the second config in the store's order against the first) at alpha 0.05, every other
+        pair exploratory and Holm-corrected; over the validation images and the seeds, or "seeds only" for runs
+        kept before the store had per-example records. A seed stopped by the user is left out (its history stays
+        in the store)."""
         table = self.store.table() if table is None else table
         if not table.empty:
             table = table[table["stop_reason"] != STOPPED]
-        return verdicts(table, "val_acc", at="best") if not table.empty and table["config"].nunique() > 1 else []
+        if table.empty or table["config"].nunique() < 2:
+            return []
+        return verdicts(table, "val_acc", at="best", primary=primary)
 
     def _refuse(self, message: str) -> None:
         self.error = message.split(": ", 1)[1]

@@ -1,9 +1,10 @@
-"""Lesson 09's engine: run a recipe over its seeds, and compare any two recipes paired by seed.
+"""Lesson 09's engine: run a recipe over its seeds, and compare recipes paired by seed and by test image.
 
 ``run_recipe`` trains ``recipe.config`` once per seed on the recipe's data; a recipe with a ``corruption`` plants it
 in the training split with the same seed as the run (lesson 01's rule: the corruption draw and the training share
 the seed, so a paired difference covers both sources of variation). Validation and test stay clean. The result is
-``compare``'s tidy table, which ``store.Store`` keeps and ``verdicts`` reads.
+``compare``'s tidy table with each run's per-example correctness, which ``store.Store`` keeps and ``verdicts``
+reads: one pre-declared primary comparison, the others exploratory and Holm-corrected (``statistics``).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from functools import lru_cache
 import pandas as pd
 
 from dlopt_kit.core import dry_run as dry
-from dlopt_kit.core.claims import paired, per_seed
+from dlopt_kit.core.bootstrap import correct
+from dlopt_kit.core.claims import per_seed
 from dlopt_kit.core.compare import compare
 from dlopt_kit.core.corruptions import corrupt
 from dlopt_kit.core.data import Splits, load_splits
 from dlopt_kit.sandbox.recipes import Recipe
+from dlopt_kit.sandbox.statistics import RECORD_COLUMNS, REPS, compare_pair, holm, verdict_line
 
 
 @lru_cache(maxsize=4)
@@ -31,48 +34,60 @@ def recipe_data(dataset: str, train_per_class: int | None, eval_per_class: int |
 def run_recipe(recipe: Recipe, seeds: Sequence[int] | None = None, callbacks: Sequence = (),
                should_stop: Callable[[], bool] = lambda: False) -> pd.DataFrame:
     """Train ``recipe`` with each of ``seeds`` (default: the recipe's own); ``compare``'s table with ``config`` set
-    to the recipe's name. ``callbacks`` go to every ``fit``; once ``should_stop()`` is true no further seed starts
-    (the run in progress ends through a callback, e.g. ``StopOnEvent``), and the seeds already run are kept. A dry
-    run trains the first two seeds only."""
+    to the recipe's name, plus ``val_correct`` and ``test_correct``: the kept model's per-example correctness on
+    the validation and test images (one boolean array per run, on each of its rows), which ``verdicts`` and the
+    store use. ``callbacks`` go to every ``fit``; once ``should_stop()`` is true no further seed starts (the run in
+    progress ends through a callback, e.g. ``StopOnEvent``), and the seeds already run are kept. A dry run trains
+    the first two seeds only."""
     clean = recipe_data(*recipe.data_key)
     parts = []
     for seed in dry.seeds(recipe.seeds if seeds is None else seeds):
         if should_stop():
             break
         data = clean if recipe.corruption is None else corrupt(clean, *recipe.corruption, seed=seed).data
-        parts.append(compare({recipe.name: recipe.config}, data, [seed], progress=False, callbacks=list(callbacks)))
+        models: dict = {}
+        frame = compare({recipe.name: recipe.config}, data, [seed], progress=False, callbacks=list(callbacks),
+                        models=models)
+        model = models[(recipe.name, seed)]
+        for split, (x, y) in {"val": (data.x_val, data.y_val), "test": (data.x_test, data.y_test)}.items():
+            frame[RECORD_COLUMNS[split]] = pd.Series([correct(model, x, y)] * len(frame), frame.index, dtype=object)
+        parts.append(frame)
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
 
 
-def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc", at: str = "last") -> str:
-    """One line: ``a`` against ``b`` paired over their common seeds on ``metric`` (``at="best"``: at each run's kept
-    epoch, as validation accuracy is read; ``"last"``: the test metrics, which are the kept model's already), and
-    what it supports: one beats the other only if it did in every seed and the 95 % interval excludes zero."""
-    ours, theirs = per_seed(table, a, metric, at=at), per_seed(table, b, metric, at=at)
-    common = sorted(set(ours.index) & set(theirs.index))
-    result = paired(ours[common], theirs[common], f"{a} vs {b}")
-    low, high = result.interval()
-    if (result.gains > 0).all() and low > 0:
-        word = f"{a} beats {b}"
-    elif (result.gains < 0).all() and high < 0:
-        word = f"{b} beats {a}"
-    else:
-        word = f"no clear difference over {len(result.seeds)} seeds"
-    return f"{result.summary()}: {word}"
+def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc", at: str = "last",
+            label: str = "primary", reps: int = REPS) -> str:
+    """One line: ``a`` against ``b`` on ``metric`` (``at="best"``: at each run's kept epoch, as validation accuracy
+    is read; ``"last"``: the test metrics, which are the kept model's already), a single pre-declared comparison at
+    alpha 0.05. With per-example records on both sides: a paired bootstrap over the images and the common seeds
+    (mean difference, 95 % interval, two-sided p) and McNemar's exact test alongside; without (an old store):
+    "seeds only", a paired t over seeds. One beats the other only when p < 0.05 and the interval excludes 0 (and,
+    seeds only, its gain has that sign in every seed). Notebook 09 prints it."""
+    return verdict_line(compare_pair(table, a, b, metric, at, reps), label)
 
 
-def verdicts(table: pd.DataFrame, metric: str = "test_acc", at: str = "last") -> list[str]:
-    """``verdict`` for every two configs of ``table`` (later against earlier) that share at least two seeds; a pair
-    that does not says so instead."""
-    names = list(pd.unique(table["config"]))
-    lines = []
-    for a, b in itertools.combinations(names, 2):
-        shared = set(table.loc[table["config"] == a, "seed"]) & set(table.loc[table["config"] == b, "seed"])
-        if len(shared) < 2:
-            lines.append(f"{b} vs {a}: not compared, they share {len(shared)} seed(s) and a paired verdict needs 2")
-        else:
-            lines.append(verdict(b, a, table, metric, at))
-    return lines
+def verdicts(table: pd.DataFrame, metric: str = "test_acc", at: str = "last",
+             primary: tuple[str, str] | None = None, reps: int = REPS) -> list[str]:
+    """A verdict line for every two configs of ``table``: first the pre-declared ``primary`` pair (default: the
+    second config against the first, in the table's order), labelled "primary" and read at alpha 0.05; then every
+    other pair (later against earlier), labelled "exploratory, Holm-corrected over k comparisons", decided on its
+    Holm-adjusted p-value (see ``verdict`` for the statistics). A pair that shares too few seeds says so instead.
+    ``python -m dlopt_kit compare``, the sandbox panel and notebook 09 print them."""
+    names = list(pd.unique(table["config"])) if "config" in table.columns else []
+    if primary is None and len(names) < 2:
+        return []
+    primary = (names[1], names[0]) if primary is None else tuple(primary)
+    unknown = [n for n in primary if n not in names]
+    if unknown or primary[0] == primary[1]:
+        raise ValueError(f"primary={primary!r}: name two different configs of the table: {', '.join(names)}")
+    first = verdict_line(compare_pair(table, *primary, metric, at, reps), "primary")
+    others = [(b, a) for a, b in itertools.combinations(names, 2) if {a, b} != set(primary)]
+    results = [compare_pair(table, a, b, metric, at, reps) for a, b in others]
+    tested = [r for r in results if not isinstance(r, str)]
+    adjusted = iter(holm([r.p for r in tested]))
+    label = f"exploratory, Holm-corrected over {len(tested)} comparison{'s' if len(tested) != 1 else ''}"
+    return [first, *(verdict_line(r, "exploratory") if isinstance(r, str) else verdict_line(r, label, next(adjusted))
+                     for r in results)]
 
 
 def choose(table: pd.DataFrame, names: Sequence[str], metric: str = "val_acc") -> str:

@@ -2,8 +2,11 @@
 default, a git-ignored folder), with the recipe that made it and its per-epoch record.
 
 Two tables: ``runs`` (one row per run: recipe name, the recipe itself as JSON, seed, when, how it ended, its best
-epoch and the kept model's test accuracy) and ``epochs`` (one row per run and epoch, every recorded metric as a
-column). ``Store.table()`` gives back the tidy table ``compare`` makes, so the kit's plots and verdicts read it.
+epoch, the kept model's test accuracy and its per-example correctness on validation and test, packed bits and a
+length) and ``epochs`` (one row per run and epoch, every recorded metric as a column). ``Store.table()`` gives back
+the tidy table ``run_recipe`` makes, so the kit's plots and verdicts read it. A store made before the per-example
+columns existed gains them when opened (``ALTER TABLE``); its runs simply have none, and their verdicts are
+"seeds only".
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from contextlib import closing
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from dlopt_kit.core import paths
 from dlopt_kit.sandbox.recipes import Recipe, recipe_from_dict
+from dlopt_kit.sandbox.statistics import RECORD_COLUMNS
 
 DEFAULT = paths.runs_dir() / "sandbox.sqlite"
 METRICS = ("train_loss", "train_acc", "val_loss", "val_acc", "lr", "grad_norm", "seconds", "weight_norm",
@@ -30,6 +35,22 @@ CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, name TEXT NOT NULL, rec
 CREATE TABLE IF NOT EXISTS epochs (run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     epoch INTEGER NOT NULL, {", ".join(f"{m} REAL" for m in METRICS)}, PRIMARY KEY (run_id, epoch));
 """
+# added after the first layout: per split, the packed bits and how many examples they hold
+ADDED = {column: kind for c in RECORD_COLUMNS.values() for column, kind in ((c, "BLOB"), (f"{c}_n", "INTEGER"))}
+
+
+def pack(correct: object) -> tuple[bytes | None, int | None]:
+    """A boolean array as (packed bits, length) for a BLOB column; (None, None) for anything else."""
+    if not isinstance(correct, np.ndarray):
+        return None, None
+    return np.packbits(correct.astype(bool)).tobytes(), len(correct)
+
+
+def unpack(bits: bytes | None, length: int | None) -> np.ndarray | None:
+    """``pack``'s inverse (None stays None)."""
+    if bits is None or length is None:
+        return None
+    return np.unpackbits(np.frombuffer(bits, np.uint8), count=int(length)).astype(bool)
 
 
 def _number(value) -> float | None:
@@ -48,6 +69,10 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(self._connect()) as db, db:
             db.executescript(SCHEMA)
+            have = {row[1] for row in db.execute("PRAGMA table_info(runs)")}
+            for column, kind in ADDED.items():  # the migration: stores made before these columns gain them
+                if column not in have:
+                    db.execute(f"ALTER TABLE runs ADD COLUMN {column} {kind}")
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path)
@@ -55,18 +80,19 @@ class Store:
         return db
 
     def add(self, recipe: Recipe, frame: pd.DataFrame) -> list[int]:
-        """Keep the runs of ``frame`` (``compare``'s table for ``recipe``: one or more seeds) under the recipe's
-        name; returns their ids."""
+        """Keep the runs of ``frame`` (``run_recipe``'s or ``compare``'s table for ``recipe``: one or more seeds)
+        under the recipe's name, with their per-example records where ``frame`` has them; returns their ids."""
         ids = []
         with closing(self._connect()) as db, db:
             for seed, run in frame.groupby("seed", sort=True):
                 last = run.iloc[-1]
+                bits = [x for c in RECORD_COLUMNS.values() for x in pack(last.get(c))]
                 cursor = db.execute(
-                    "INSERT INTO runs (name, recipe, seed, created, stop_reason, best_epoch, test_loss, test_acc) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO runs (name, recipe, seed, created, stop_reason, best_epoch, test_loss, test_acc, "
+                    f"{', '.join(ADDED)}) VALUES ({', '.join('?' for _ in range(8 + len(ADDED)))})",
                     (recipe.name, json.dumps(recipe.to_dict()), int(seed), datetime.now(UTC).isoformat(),
                      str(last.get("stop_reason", "")), _number(last.get("best_epoch")),
-                     _number(last.get("test_loss")), _number(last.get("test_acc"))))
+                     _number(last.get("test_loss")), _number(last.get("test_acc")), *bits))
                 run_id = int(cursor.lastrowid)
                 db.executemany(
                     f"INSERT INTO epochs (run_id, epoch, {', '.join(METRICS)}) VALUES "
@@ -105,14 +131,31 @@ class Store:
             return [r[0] for r in db.execute("SELECT DISTINCT name FROM runs ORDER BY id")]
 
     def table(self, names: list[str] | None = None) -> pd.DataFrame:
-        """``compare``'s tidy table of the kept runs (``config`` is the recipe's name), for ``names`` or all."""
-        query = (f"SELECT r.name AS config, r.seed, e.epoch, {', '.join('e.' + m for m in METRICS)}, r.test_loss, "
-                 "r.test_acc, r.stop_reason, r.best_epoch FROM runs r JOIN epochs e ON e.run_id = r.id")
+        """``run_recipe``'s tidy table of the kept runs (``config`` is the recipe's name), for ``names`` or all;
+        the per-example columns hold None for a run without records (and are left out when no run has any)."""
+        query = (f"SELECT r.id AS run_id, r.name AS config, r.seed, e.epoch, {', '.join('e.' + m for m in METRICS)}, "
+                 "r.test_loss, r.test_acc, r.stop_reason, r.best_epoch FROM runs r JOIN epochs e ON e.run_id = r.id")
         with closing(self._connect()) as db:
             table = pd.read_sql_query(query + " ORDER BY r.id, e.epoch", db)
+            kept = {row[0]: row[1:] for row in db.execute(f"SELECT id, {', '.join(ADDED)} FROM runs")}
         if names is not None:
             table = table[table["config"].isin(names)]
-        return table.dropna(axis=1, how="all").reset_index(drop=True)
+        for i, column in enumerate(RECORD_COLUMNS.values()):
+            arrays = {run: unpack(*bits[2 * i: 2 * i + 2]) for run, bits in kept.items()}
+            table[column] = pd.Series([arrays[r] for r in table["run_id"]], table.index, dtype=object)
+        return table.drop(columns="run_id").dropna(axis=1, how="all").reset_index(drop=True)
+
+    def examples(self, name: str, seed: int) -> dict[str, np.ndarray] | None:
+        """The per-example correctness of the run most recently kept under ``name`` with ``seed``: split ("val",
+        "test") -> boolean array, the kept model's; None when that run has no record (a store from before they
+        were kept). KeyError when there is no such run."""
+        with closing(self._connect()) as db:
+            row = db.execute(f"SELECT {', '.join(ADDED)} FROM runs WHERE name = ? AND seed = ? ORDER BY id DESC "
+                             "LIMIT 1", (name, int(seed))).fetchone()
+        if row is None:
+            raise KeyError(f"no run named {name!r} with seed {seed} in {self.path}")
+        found = {split: unpack(*row[2 * i: 2 * i + 2]) for i, split in enumerate(RECORD_COLUMNS)}
+        return None if all(v is None for v in found.values()) else found
 
     def remove(self, name: str) -> int:
         """Forget every run kept under ``name``; returns how many."""

@@ -1,0 +1,170 @@
+"""Lesson 09's comparison statistics: two recipes scored on the same images, compared over test examples and seeds.
+
+A run's table carries its per-example correctness on validation and test (``val_correct``, ``test_correct``: one
+boolean array per run, the kept model's, on every row of the run). ``compare_pair`` turns two configs' records into
+a paired bootstrap over examples and seeds (``core.bootstrap.paired_bootstrap``, seed 0: the same numbers every
+time) with a two-sided bootstrap p-value, and McNemar's exact test on the discordant examples alongside. A pair with
+a run that has no record (a store from before they were kept, or a metric other than accuracy) falls back to the
+seed-only rule: a paired t over seeds, and a gain of the same sign in every seed. ``holm`` adjusts the exploratory
+pairs' p-values. ``engine.verdicts`` writes the lines.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from dlopt_kit.core.bootstrap import paired_bootstrap
+from dlopt_kit.core.claims import per_seed
+
+RECORD_COLUMNS = {"val": "val_correct", "test": "test_correct"}
+# the (metric, at) readings the records score: the kept model's validation and test accuracy
+SPLIT_OF = {("val_acc", "best"): "val", ("test_acc", "last"): "test", ("test_acc", "best"): "test"}
+SPLIT_WORDS = {"val": "validation", "test": "test"}
+ALPHA = 0.05
+REPS = 2000
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """``better`` minus ``over``: the mean difference, its 95 % interval and two-sided p-value (unadjusted), on
+    ``basis`` "examples and seeds" (with ``detail`` naming the counts and McNemar's test) or "seeds only"."""
+
+    better: str
+    over: str
+    mean: float
+    low: float
+    high: float
+    p: float
+    basis: str
+    detail: str
+    same_sign: bool = True  # every seed's gain has the mean's sign (the seed-only rule asks for it)
+
+    def supports(self, p: float | None = None, alpha: float = ALPHA) -> str:
+        """What the comparison supports at ``alpha`` with p-value ``p`` (default: its own, unadjusted)."""
+        p = self.p if p is None else p
+        if p < alpha and self.same_sign and self.low > 0:
+            return f"{self.better} beats {self.over}"
+        if p < alpha and self.same_sign and self.high < 0:
+            return f"{self.over} beats {self.better}"
+        return "no clear difference (this is not evidence of no difference; see power)"
+
+
+def records(table: pd.DataFrame, config: str, split: str) -> dict[int, np.ndarray] | None:
+    """``config``'s per-example correctness on ``split`` ("val" or "test"), seed -> boolean array; None when any of
+    its runs has none."""
+    column = RECORD_COLUMNS[split]
+    if column not in table.columns:
+        return None
+    runs = table[table["config"] == config].drop_duplicates("seed")
+    found = {int(s): v for s, v in zip(runs["seed"], runs[column], strict=True)}
+    return found if found and all(isinstance(v, np.ndarray) for v in found.values()) else None
+
+
+def resampled_gains(better: Mapping[int, np.ndarray], over: Mapping[int, np.ndarray], reps: int = REPS,
+                    seed: int = 0) -> np.ndarray:
+    """The ``reps`` resampled mean gains of ``paired_bootstrap(better, over, reps, seed)``: the same draws (examples,
+    then seeds, per resample), so their percentiles are its interval; the p-value needs them all."""
+    seeds = sorted(better)
+    diff = np.stack([np.asarray(better[s], float) - np.asarray(over[s], float) for s in seeds])
+    k, n = diff.shape
+    rng = np.random.default_rng(seed)
+    gains = np.empty(reps)
+    for r in range(reps):
+        weights = np.bincount(rng.integers(0, n, n), minlength=n)
+        gains[r] = (diff[rng.integers(0, k, k)] @ weights).mean() / n
+    return gains
+
+
+def bootstrap_p(gains: np.ndarray) -> float:
+    """Two-sided bootstrap p-value of "no difference": 2 x the smaller share of resampled gains <= 0 and >= 0,
+    at most 1 and at least 1/len(gains) (no resample count can show less)."""
+    gains = np.asarray(gains, float)
+    share = min((gains <= 0).mean(), (gains >= 0).mean())
+    return float(min(1.0, max(2 * share, 1 / len(gains))))
+
+
+def mcnemar(better: Mapping[int, np.ndarray], over: Mapping[int, np.ndarray]) -> tuple[int, int, float]:
+    """McNemar's exact test on the discordant examples pooled over the seeds: (examples only ``better`` got right,
+    examples only ``over`` got right, two-sided binomial p-value at 1/2). Pooling treats every (seed, example) as
+    independent, which overstates the evidence with several seeds: it is reported, the bootstrap decides."""
+    ours = {s: np.asarray(better[s], bool) for s in better}
+    theirs = {s: np.asarray(over[s], bool) for s in better}
+    only_better = sum(int((ours[s] & ~theirs[s]).sum()) for s in ours)
+    only_over = sum(int((~ours[s] & theirs[s]).sum()) for s in ours)
+    total = only_better + only_over
+    p = 1.0 if total == 0 else float(stats.binomtest(only_better, total, 0.5).pvalue)
+    return only_better, only_over, p
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment of ``pvalues`` (same order back; NaN counts as 1): the i-th smallest is multiplied
+    by (m - i + 1), and the adjusted values are made non-decreasing in that order, capped at 1."""
+    p = np.nan_to_num(np.asarray(pvalues, float), nan=1.0)
+    order = np.argsort(p, kind="stable")
+    stepped = np.maximum.accumulate(np.minimum(1.0, (len(p) - np.arange(len(p))) * p[order]))
+    adjusted = np.empty_like(p)
+    adjusted[order] = stepped
+    return adjusted.tolist()
+
+
+def _seeds_only(table: pd.DataFrame, a: str, b: str, metric: str, at: str, common: list[int]) -> Comparison:
+    gains = (per_seed(table, a, metric, at=at)[common] - per_seed(table, b, metric, at=at)[common]).to_numpy(float)
+    mean, sd, k = float(gains.mean()), float(gains.std(ddof=1)), len(gains)
+    if sd == 0:
+        p, low, high = (1.0 if mean == 0 else 0.0), mean, mean
+    else:
+        t = mean / (sd / math.sqrt(k))
+        p = float(2 * stats.t.sf(abs(t), k - 1))
+        half = stats.t.ppf(1 - ALPHA / 2, k - 1) * sd / math.sqrt(k)
+        low, high = mean - half, mean + half
+    per = ", ".join(f"{s}: {g:+.3f}" for s, g in zip(common, gains, strict=True))
+    same = bool((gains > 0).all() or (gains < 0).all())
+    return Comparison(a, b, mean, low, high, p, "seeds only", f"over {k} seeds [{per}], paired t", same)
+
+
+def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", at: str = "last",
+                 reps: int = REPS) -> Comparison | str:
+    """``a`` against ``b`` on ``metric`` over their common seeds: over examples and seeds where both have
+    per-example records on the same images, else seeds only; a sentence instead when they share too few seeds
+    (one is enough with records, two without)."""
+    seeds = {c: set(table.loc[table["config"] == c, "seed"]) for c in (a, b)}
+    common = sorted(int(s) for s in seeds[a] & seeds[b])
+    split = SPLIT_OF.get((metric, at))
+    ours, theirs = (records(table, c, split) if split else None for c in (a, b))
+    if ours is not None and theirs is not None and common and len({len(ours[s]) for s in common} |
+                                                                  {len(theirs[s]) for s in common}) == 1:
+        ours, theirs = {s: ours[s] for s in common}, {s: theirs[s] for s in common}
+        boot = paired_bootstrap(ours, theirs, reps, seed=0, name=f"{a} vs {b}")
+        only_a, only_b, p_mcnemar = mcnemar(ours, theirs)
+        pooled = f" pooled over {len(common)} seeds" if len(common) > 1 else ""
+        detail = (f"over {boot.examples:,} {SPLIT_WORDS[split]} examples x {boot.seeds} seed"
+                  f"{'s' if boot.seeds > 1 else ''}, bootstrap; McNemar exact {format_p(p_mcnemar, 0.001)} on "
+                  f"{only_a} vs {only_b} discordant examples{pooled}")
+        return Comparison(a, b, boot.mean, boot.low, boot.high, bootstrap_p(resampled_gains(ours, theirs, reps)),
+                          "examples and seeds", detail)
+    if len(common) < 2:
+        return f"{a} vs {b}: not compared, they share {len(common)} seed(s) and a verdict over seeds only needs 2"
+    return _seeds_only(table, a, b, metric, at, common)
+
+
+def format_p(p: float, floor: float = 1 / REPS) -> str:
+    """``p=0.012``, or ``p<=0.0005`` at or below ``floor`` (the bootstrap's: 1/resamples)."""
+    return f"p<={floor:.2g}" if p <= floor else f"p={p:.3f}"
+
+
+def verdict_line(result: Comparison | str, label: str, adjusted: float | None = None) -> str:
+    """One line: ``[label] a vs b: difference, interval, p-value(s), ...: what it supports``; ``adjusted`` (a
+    Holm-adjusted p-value) decides when given. A "seeds only" comparison says so in the label."""
+    if isinstance(result, str):
+        return f"[{label}] {result}"
+    tag = f"{label}, seeds only" if result.basis == "seeds only" else label
+    head, tail = result.detail.split("; ", 1) if "; " in result.detail else (result.detail, "")
+    p_text = format_p(result.p) + ("" if adjusted is None else f", Holm-adjusted {format_p(adjusted)}")
+    return (f"[{tag}] {result.better} vs {result.over}: difference {result.mean:+.3f} (95% CI {result.low:+.3f} to "
+            f"{result.high:+.3f}) {head} {p_text}{'; ' + tail if tail else ''}: {result.supports(adjusted)}")
