@@ -34,6 +34,10 @@ def test_periodic_retrains_on_schedule_with_the_labels_known_and_counts_compute(
     model, stream = served
     frame, registry = serve(model, stream, tiny, Policy("periodic", every=4, config=RETRAIN))
     assert frame.index[frame["retrained"]].tolist() == [3, 7, 11]
+    shifted, _ = serve(model, stream, tiny, Policy("periodic", every=4, offset=2, config=RETRAIN))
+    assert shifted.index[shifted["retrained"]].tolist() == [1, 5, 9]  # the same timer, two batches earlier
+    with pytest.raises(ValueError, match="offset=4 is out of range: allowed is 0 to 3"):
+        Policy("periodic", every=4, offset=4)
     assert frame["version"].tolist() == [0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3]
     assert registry.table().loc[1, "batch"] == 3 and "old_val_acc" in registry.table()
     # at batch 3 the labels of batches 0-2 are known (delay 1): 2 train, 1 validates; 2 epochs at most

@@ -83,3 +83,18 @@ def test_equal_compute_checks_that_a_policy_spent_no_more_than_its_reference(cap
     assert spent.loc[1].tolist() == [2400, 3600] and "check (equal compute, not a claim)" in capsys.readouterr().out
     monkeypatch.setenv(DRY_RUN_ENV, "1")
     assert equal_compute(table, "triggered", "timer").loc[1, "triggered"] == 3600  # printed, not raised
+
+
+def test_phase_mean_averages_a_timer_over_its_phases_seed_by_seed():
+    import pandas as pd
+
+    from dlopt_kit.continuous_learning import phase_mean
+
+    arms = (("every 30 +0", 0.6), ("every 30 +10", 0.3), ("triggered", 0.7))
+    table = pd.DataFrame([{"policy": p, "seed": s, "accuracy after": a + s, "compute": 2400}
+                          for p, a in arms for s in (0, 1)])
+    out = phase_mean(table, {"every 30": ["every 30 +0", "every 30 +10"]})
+    assert len(out) == 8 and arm(out, "every 30", "accuracy after").round(3).to_dict() == {0: 0.45, 1: 1.45}
+    assert arm(out, "every 30", "compute").tolist() == [2400, 2400]
+    with pytest.raises(ValueError, match=r"groups\['x'\] must name policies of the table; \['nope'\] are not in it"):
+        phase_mean(table, {"x": ["nope"]})

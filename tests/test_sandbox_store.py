@@ -128,3 +128,23 @@ def recipe_data_small():
     from dlopt_kit.sandbox.engine import recipe_data
 
     return recipe_data("digits", 20, 10)
+
+
+def test_run_recipes_trains_every_run_at_once_with_the_same_numbers(monkeypatch):
+    import numpy as np
+
+    from dlopt_kit.core.processes import JOBS_ENV
+    from dlopt_kit.sandbox.engine import run_recipe, run_recipes
+
+    noisy = Recipe("noisy", CONFIG, dataset="digits", train_per_class=20, eval_per_class=10, seeds=(0, 1),
+                   corruption=("label_noise", 0.3))
+    plain = Recipe("plain", CONFIG, dataset="digits", train_per_class=20, eval_per_class=10, seeds=(0, 1))
+    monkeypatch.setenv(JOBS_ENV, "2")  # two worker processes, as on a 2-core CPU
+    together = run_recipes([plain, noisy])
+    for recipe, table in zip((plain, noisy), together, strict=True):
+        alone = run_recipe(recipe)
+        assert table["config"].unique().tolist() == [recipe.name] and len(table) == len(alone)
+        for column in ("val_acc", "test_acc", "best_epoch"):
+            assert table[column].tolist() == alone[column].tolist()
+        assert all(np.array_equal(a, b) for a, b in zip(table["test_correct"], alone["test_correct"], strict=True))
+    assert together[1]["val_acc"].tolist() != together[0]["val_acc"].tolist()  # the corruption reached the runs

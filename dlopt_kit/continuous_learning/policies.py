@@ -4,7 +4,8 @@ At each batch of the stream the served model predicts first (its accuracy on the
 whether or not those labels are known to the policy yet), then the policy may retrain on what it knows:
 
 - ``never``: the model trained before deployment serves the whole stream;
-- ``periodic``: retrain every ``every`` batches;
+- ``periodic``: retrain every ``every`` batches (``offset`` batches earlier in the cycle: the timer's phase, which
+  it cannot choose to suit a drift it does not know of);
 - ``triggered``: retrain after a monitor raises an alarm (then wait ``cooldown`` batches before the next).
 
 A retrain trains the served model further (``fit`` from its current weights) on labelled batches not used before,
@@ -12,7 +13,7 @@ and with ``replay`` on a sample of the original training data as well, so that t
 forgotten; the most recent of those batches is the validation split that picks the kept epoch. A periodic retrain
 takes the newest (at most ``window`` of them). A triggered one, as the detect-then-adapt scheme of the drift
 literature does (Gama et al., *A survey on concept drift adaptation*, 2014), takes the batches served from the alarm
-on: it waits until ``after_alarm`` of them have their labels (with a label delay of 1, ``after_alarm + 1`` batches
+on: it waits until ``after_alarm`` of them have their labels (with a label delay of 1, ``after_alarm`` batches
 after the alarm), so that it learns from data after the change rather than from before it; alarms while it waits
 are part of the same change. ``after_alarm=0`` retrains at the alarm on the newest labelled batches instead.
 Compute is counted as training examples processed (examples x epochs). Every retrain registers a model version with
@@ -83,6 +84,7 @@ class Policy:
     replay: float = 0.0
     window: int = 5
     after_alarm: int = 5
+    offset: int = 0
     config: RunConfig = field(default_factory=lambda: RunConfig(model="mlp", epochs=3, lr=1e-3, batch_size=64,
                                                                 monitor="val_acc"))
 
@@ -93,6 +95,7 @@ class Policy:
         checks.number("replay", self.replay, 0.0, 0.9)
         checks.whole("window", self.window, 2)
         checks.whole("after_alarm", self.after_alarm, 0, self.window)
+        checks.whole("offset", self.offset, 0, self.every - 1)
 
 
 def _retrain_data(stream: Stream, batches: list[int], original: Splits, replay: float, seed: int) -> Splits:
@@ -144,8 +147,8 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
             fresh = [b for b in known_now if b >= change and b not in used][:policy.after_alarm]
             due = len(fresh) == policy.after_alarm
         else:
-            due = {"never": False, "periodic": (t + 1) % policy.every == 0, "triggered": change is not None}[
-                policy.kind]
+            timer = (t + 1 + policy.offset) % policy.every == 0
+            due = {"never": False, "periodic": timer, "triggered": change is not None}[policy.kind]
         retrained = False
         if due and fresh:
             data = _retrain_data(stream, fresh, original, policy.replay, seed + t)

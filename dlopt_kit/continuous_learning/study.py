@@ -84,3 +84,19 @@ def equal_compute(table: pd.DataFrame, policy: str, reference: str) -> pd.DataFr
         raise AssertionError(f"{policy} spent more compute than {reference} in seed(s) {over}: the comparison is not "
                              "at equal compute")
     return spent
+
+
+def phase_mean(table: pd.DataFrame, groups: Mapping[str, Sequence[str]]) -> pd.DataFrame:
+    """``table`` with one more row per seed for each of ``groups`` (a new policy name -> the policies it averages):
+    the mean of every numeric column over those policies, seed by seed. A timer's accuracy depends on where its
+    retrains fall against a drift it cannot know of, so a timer compared with a trigger is read as the mean over its
+    phases (``Policy(offset=...)``), not at one phase that happens to suit the drift."""
+    rows = []
+    for name, members in groups.items():
+        missing = [m for m in members if m not in set(table["policy"])]
+        if not members or missing:
+            raise ValueError(f"groups[{name!r}] must name policies of the table; {missing or 'none'} are not in it: "
+                             f"choose from {', '.join(pd.unique(table['policy']))}")
+        part = table[table["policy"].isin(members)].groupby("seed", sort=True).mean(numeric_only=True)
+        rows.append(part.reset_index().assign(policy=name))
+    return pd.concat([table, *rows], ignore_index=True)

@@ -149,7 +149,8 @@ class StreamPanel(PanelControls, RunStopPanel):
         self.progress.value, self.progress.description = self.progress.max, "idle"
 
     def results_frame(self) -> pd.DataFrame:
-        """Every finished run, one row each (validation-split stream)."""
+        """Every finished run, one row each (its stream drawn from the pool the panel was given, else from the
+        validation split)."""
         return pd.DataFrame(self.rows)
 
 

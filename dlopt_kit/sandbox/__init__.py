@@ -5,7 +5,7 @@ SQLite store of runs and compare's summary table."""
 from __future__ import annotations
 
 from dlopt_kit.core.paths import RECIPES
-from dlopt_kit.sandbox.engine import choose, recipe_data, run_recipe, verdict, verdicts
+from dlopt_kit.sandbox.engine import choose, recipe_data, run_recipe, run_recipes, verdict, verdicts
 from dlopt_kit.sandbox.power import power_table, seeds_needed, variance_parts
 from dlopt_kit.sandbox.recipes import Recipe, RecipeError, diff, load_recipe, recipe_from_dict, same_data
 from dlopt_kit.sandbox.statistics import bootstrap_p, compare_pair, holm, mcnemar, records
@@ -14,6 +14,6 @@ from dlopt_kit.sandbox.summary import summary_table
 
 __all__ = [
     "bootstrap_p", "choose", "compare_pair", "diff", "holm", "load_recipe", "mcnemar", "power_table", "Recipe",
-    "recipe_data", "recipe_from_dict", "RecipeError", "RECIPES", "records", "run_recipe", "same_data",
+    "recipe_data", "recipe_from_dict", "RecipeError", "RECIPES", "records", "run_recipe", "run_recipes", "same_data",
     "seeds_needed", "Store", "summary_table", "variance_parts", "verdict", "verdicts"
 ]

@@ -18,9 +18,11 @@ import pandas as pd
 from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.bootstrap import correct
 from dlopt_kit.core.claims import per_seed
-from dlopt_kit.core.compare import compare
+from dlopt_kit.core.compare import compare, run_frame
 from dlopt_kit.core.corruptions import corrupt
 from dlopt_kit.core.data import Splits, load_splits
+from dlopt_kit.core.processes import run_tasks
+from dlopt_kit.core.training import fit_quietly
 from dlopt_kit.sandbox.recipes import Recipe
 from dlopt_kit.sandbox.statistics import RECORD_COLUMNS, REPS, compare_pair, holm, verdict_line
 
@@ -39,20 +41,41 @@ def run_recipe(recipe: Recipe, seeds: Sequence[int] | None = None, callbacks: Se
     store use. ``callbacks`` go to every ``fit``; once ``should_stop()`` is true no further seed starts (the run in
     progress ends through a callback, e.g. ``StopOnEvent``), and the seeds already run are kept. A dry run trains
     the first two seeds only."""
-    clean = recipe_data(*recipe.data_key)
     parts = []
     for seed in dry.seeds(recipe.seeds if seeds is None else seeds):
         if should_stop():
             break
-        data = clean if recipe.corruption is None else corrupt(clean, *recipe.corruption, seed=seed).data
+        data = _seed_data(recipe, seed)
         models: dict = {}
         frame = compare({recipe.name: recipe.config}, data, [seed], progress=False, callbacks=list(callbacks),
                         models=models)
-        model = models[(recipe.name, seed)]
-        for split, (x, y) in {"val": (data.x_val, data.y_val), "test": (data.x_test, data.y_test)}.items():
-            frame[RECORD_COLUMNS[split]] = pd.Series([correct(model, x, y)] * len(frame), frame.index, dtype=object)
-        parts.append(frame)
+        parts.append(_with_records(frame, models[(recipe.name, seed)], data))
     return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def run_recipes(recipes: Sequence[Recipe], seeds: Sequence[int] | None = None) -> list[pd.DataFrame]:
+    """``run_recipe`` for each of ``recipes``, with every (recipe, seed) run trained at once in worker processes
+    where the CPU has cores to spare (``core.processes``: the same numbers as ``run_recipe``, one after another on a
+    GPU or in a dry run). One table per recipe, in order."""
+    runs = [(recipe, seed) for recipe in recipes for seed in dry.seeds(recipe.seeds if seeds is None else seeds)]
+    datas = [_seed_data(recipe, seed) for recipe, seed in runs]
+    results = run_tasks(fit_quietly, [(recipe.config.replace(seed=seed), data)
+                                      for (recipe, seed), data in zip(runs, datas, strict=True)])
+    frames: dict[str, list[pd.DataFrame]] = {recipe.name: [] for recipe in recipes}
+    for (recipe, seed), data, result in zip(runs, datas, results, strict=True):
+        frames[recipe.name].append(_with_records(run_frame(recipe.name, seed, result, data), result.model, data))
+    return [pd.concat(frames[recipe.name], ignore_index=True) for recipe in recipes]
+
+
+def _seed_data(recipe: Recipe, seed: int) -> Splits:
+    clean = recipe_data(*recipe.data_key)
+    return clean if recipe.corruption is None else corrupt(clean, *recipe.corruption, seed=seed).data
+
+
+def _with_records(frame: pd.DataFrame, model, data: Splits) -> pd.DataFrame:
+    for split, (x, y) in {"val": (data.x_val, data.y_val), "test": (data.x_test, data.y_test)}.items():
+        frame[RECORD_COLUMNS[split]] = pd.Series([correct(model, x, y)] * len(frame), frame.index, dtype=object)
+    return frame
 
 
 def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc", at: str = "last",
