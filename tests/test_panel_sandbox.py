@@ -37,7 +37,7 @@ def test_a_run_and_a_queue_fill_the_store_the_diff_and_the_verdicts(panel, tmp_p
     assert list(panel.diff_frame().index) == ["config.weight_decay", "config.dropout"]
     lines = panel.verdict_lines()
     assert len(lines) == 3 and lines[0].startswith("[primary] dropout vs baseline: difference")
-    assert "validation examples x 2 seeds, bootstrap p" in lines[0] and "McNemar exact" in lines[0]
+    assert "validation examples x 2 seeds, t with" in lines[0] and "McNemar exact" in lines[0]
     assert all(line.startswith("[exploratory, Holm-corrected over 2 comparisons] ") for line in lines[1:])
     assert panel.verdict_lines(primary=("decay", "dropout"))[0].startswith("[primary] decay vs dropout")
     assert panel.verdict_view.value.count("<li>") == 3 and "[primary] dropout vs baseline" in panel.verdict_view.value

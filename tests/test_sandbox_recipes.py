@@ -90,7 +90,7 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
     b = write(tmp_path, "b", {**TINY, "name": "larger lr"}, ".json")
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
     out = capsys.readouterr().out
-    assert "[primary] larger lr vs small lr: difference" in out and "validation examples x 2 seeds, bootstrap p" in out
+    assert "[primary] larger lr vs small lr: difference" in out and "validation examples x 2 seeds, t with" in out
     assert "McNemar exact p" in out and "power of larger lr vs small lr" in out and "seeds needed" in out
     assert "what differs:\n" in out and "config.lr" in out and "0.0001" in out
     assert "validation accuracy at each run's kept epoch" in out and "test_acc" not in out  # choose on validation
@@ -132,7 +132,7 @@ def test_compare_names_the_primary_pair_and_corrects_the_rest(tmp_path, capsys):
     assert [line.split(":")[0] for line in lines] == [
         "[primary] c vs a", "[exploratory, Holm-corrected over 2 comparisons] b vs a",
         "[exploratory, Holm-corrected over 2 comparisons] c vs b"]
-    assert all("x 1 seed, bootstrap p" in line and "pooled" not in line for line in lines)
+    assert all("x 1 seed, t with" in line and "pooled" not in line for line in lines)
 
 
 @pytest.mark.parametrize("primary, message", [

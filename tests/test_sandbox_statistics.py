@@ -1,4 +1,4 @@
-"""Lesson 09's comparison statistics: bootstrap over examples and seeds, McNemar, Holm, the primary comparison and
+"""Lesson 09's comparison statistics: a t over examples and seeds (two_level), McNemar, Holm, the primary comparison and
 the "seeds only" fallback, checked on hand-made records."""
 
 import numpy as np
@@ -6,17 +6,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from dlopt_kit.core.bootstrap import paired_bootstrap
 from dlopt_kit.sandbox.engine import verdict, verdicts
 from dlopt_kit.sandbox.statistics import (
     Comparison,
-    bootstrap_p,
     compare_pair,
     format_p,
     holm,
     mcnemar,
     records,
-    resampled_gains,
+    two_level,
     verdict_line,
 )
 
@@ -47,20 +45,44 @@ def test_holm_matches_a_hand_computation():
     assert holm([float("nan"), 0.01]) == pytest.approx([1.0, 0.02])
 
 
-def test_the_bootstrap_p_of_identical_arms_is_1_and_of_clearly_different_arms_small():
+def test_two_level_matches_a_hand_computed_two_way_anova():
+    better = {0: np.array([1, 1, 0, 1], float), 1: np.array([1, 0, 0, 1], float), 2: np.array([1, 1, 1, 1], float)}
+    over = {s: np.zeros(4) for s in better}
+    d = np.stack([better[s] for s in (0, 1, 2)])  # 3 seeds x 4 examples
+    k, n, mean = 3, 4, d.mean()
+    ms_seed = n * d.mean(1).var(ddof=1)
+    ms_image = k * d.mean(0).var(ddof=1)
+    ms_res = ((d - d.mean(1, keepdims=True) - d.mean(0, keepdims=True) + mean) ** 2).sum() / ((k - 1) * (n - 1))
+    total = ms_seed + ms_image - ms_res
+    df = total**2 / (ms_seed**2 / 2 + ms_image**2 / 3 + ms_res**2 / 6)
+    parts = two_level(better, over)
+    assert parts.mean == pytest.approx(mean) and parts.se == pytest.approx(np.sqrt(total / (n * k)))
+    assert parts.df == pytest.approx(max(2, df)) and parts.seed_var == pytest.approx(ms_seed / n)
+    assert parts.image_var == pytest.approx(max(0, (ms_image - ms_res) / k))
+    low, high = parts.interval()
+    half = stats.t.ppf(0.975, parts.df) * parts.se
+    assert (low, high) == pytest.approx((mean - half, mean + half))
+    one = two_level({0: better[0]}, {0: over[0]})  # one seed: a paired t over the examples
+    assert one.df == 3 and one.se == pytest.approx(better[0].std(ddof=1) / 2)
     same = draw(0.7)
-    assert bootstrap_p(resampled_gains(same, same)) == 1.0
-    better, worse = draw(0.9), draw(0.5, offset=7)
-    assert bootstrap_p(resampled_gains(better, worse)) == 1 / 2000  # no resample at or below 0: the floor
-    assert bootstrap_p(np.array([-1.0, 1.0, 2.0, 3.0])) == 0.5  # 2 x min(1/4, 3/4)
-    assert format_p(0.0005) == "p<=0.0005" and format_p(0.0123) == "p=0.012"
+    assert two_level(same, same).p == 1.0 and two_level(draw(0.9), draw(0.5, offset=7)).p < 1e-6
+    assert format_p(0.00005) == "p<=0.0001" and format_p(0.0123) == "p=0.012" and format_p(0.00031) == "p=0.0003"
+    with pytest.raises(ValueError, match="same seeds in both arms"):
+        two_level({0: same[0]}, {1: same[0]})
 
 
-def test_resampled_gains_are_paired_bootstraps_own_draws():
-    better, over = draw(0.8), draw(0.75, offset=3)
-    gains = resampled_gains(better, over, 500, seed=4)
-    boot = paired_bootstrap(better, over, 500, seed=4)
-    assert (np.percentile(gains, 2.5), np.percentile(gains, 97.5)) == (boot.low, boot.high)
+def test_with_three_seeds_and_training_noise_a_null_difference_is_rarely_called():
+    # two identical recipes whose seeds move every example's chance of being right together (training noise
+    # larger than the images' error): a t over 3 seeds must not call "beats" much more often than 5 % of the time
+    rng = np.random.default_rng(0)
+    calls = 0
+    for _ in range(200):
+        hard = rng.random(2000)  # how hard each image is, shared by both recipes
+        shift = {arm: rng.normal(0, 0.02, 3) for arm in "ab"}  # each run's own luck
+        arms = {arm: {s: hard < 0.8 + shift[arm][s] for s in range(3)} for arm in "ab"}
+        if two_level(arms["a"], arms["b"]).p < 0.05:
+            calls += 1
+    assert calls / 200 <= 0.1
 
 
 def test_mcnemar_is_the_exact_binomial_test_on_the_pooled_discordant_examples():
@@ -80,7 +102,7 @@ def test_verdicts_give_one_primary_and_holm_corrected_exploratory_pairs():
     assert len(lines) == 3
     assert lines[0].startswith("[primary] better vs base: difference +0.3")
     assert lines[0].endswith(": better beats base")
-    assert "over 400 test examples x 3 seeds, bootstrap p<=0.0005" in lines[0]
+    assert "over 400 test examples x 3 seeds, t with 130 df, p<=0.0001" in lines[0]
     assert "McNemar exact p<=0.001 on " in lines[0] and "pooled over 3 seeds" in lines[0]
     label = "[exploratory, Holm-corrected over 2 comparisons]"
     assert lines[1].startswith(f"{label} twin vs base") and lines[1].endswith(NO_CLEAR)
@@ -111,7 +133,7 @@ def test_runs_without_records_fall_back_to_seeds_only():
     gains = [draw(0.9, offset=1)[s].mean() - draw(0.6)[s].mean() for s in (0, 1, 2)]
     p = stats.ttest_rel([draw(0.9, offset=1)[s].mean() for s in (0, 1, 2)], [draw(0.6)[s].mean() for s in (0, 1, 2)])
     assert line.startswith(f"[primary, seeds only] other vs base: difference {np.mean(gains):+.3f}")
-    assert f"paired t {format_p(p.pvalue)}" in line and "over 3 seeds [0: " in line and "McNemar" not in line
+    assert f"paired t, {format_p(p.pvalue)}" in line and "over 3 seeds [0: " in line and "McNemar" not in line
     no_columns = table.drop(columns=["val_correct", "test_correct"])
     assert verdicts(no_columns, "val_acc", at="best")[0].startswith("[primary, seeds only]")
     assert "seeds only" in verdicts(pd.concat([runs("a", draw(0.5)), runs("b", draw(0.6))]), "val_loss", "best")[0]
@@ -124,7 +146,7 @@ def test_one_shared_seed_is_enough_with_records_but_not_without():
     one = pd.concat([runs("a", a), runs("b", b)])
     line = verdicts(one)[0]
     only_b, only_a = int((b[0] & ~a[0]).sum()), int((a[0] & ~b[0]).sum())
-    assert "x 1 seed, bootstrap p=" in line and line.endswith(NO_CLEAR)
+    assert "x 1 seed, t with 399 df, p=" in line and line.endswith(NO_CLEAR)
     assert f"McNemar exact {format_p(mcnemar(b, a)[2], 0.001)} on {only_b} vs {only_a} discordant examples:" in line
     bare = one.drop(columns=["val_correct", "test_correct"])
     assert verdicts(bare)[0] == ("[primary] b vs a: not compared, they share 1 seed(s) and a verdict over seeds only "

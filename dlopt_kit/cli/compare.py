@@ -1,15 +1,15 @@
 """``python -m dlopt_kit compare RECIPE... [--seeds N] [--out DIR] [--test] [--store FILE] [--primary A B]``: the
 sandbox's comparison from a terminal.
 
-Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), prints what differs
-between them field by field, trains each with every seed (the recipes share their dataset and validation/test
-images; training sizes may differ), with a progress bar, then prints a table and a verdict for every two recipes
-on validation accuracy at each run's kept epoch (a paired bootstrap over the images and the seeds, McNemar's test
-alongside; ``--primary A B`` names the pre-declared comparison, by default the second recipe against the first, and
-every other pair is exploratory and Holm-corrected), how many seeds the primary pair would need to detect 0.5 to 2
-points, and writes the validation curves as PNG. ``--test`` adds the kept models' test accuracy and gives the
-verdicts on it: for configs already chosen, read once. ``--store`` keeps every run in the sandbox's SQLite store (a
-name already there gets a suffix, so kept runs stay as they are).
+Loads and checks every recipe (a bad one: exit 2, one line naming the file and the field), prints what differs between
+them field by field, trains each with every seed (the recipes share their dataset and validation/test images; training
+sizes may differ), with a progress bar, then prints a table and a verdict for every two recipes on validation accuracy
+at each run's kept epoch (a t over the images and the seeds, with both sources of variance in its standard error,
+McNemar's test alongside; ``--primary A B`` names the pre-declared comparison, by default the second recipe against
+the first, and every other pair is exploratory and Holm-corrected), how many seeds the primary pair would need to
+detect 0.5 to 2 points, and writes the validation curves as PNG. ``--test`` adds the kept models' test accuracy and
+gives the verdicts on it: for configs already chosen, read once. ``--store`` keeps every run in the sandbox's SQLite
+store (a name already there gets a suffix, so kept runs stay as they are).
 """
 
 from __future__ import annotations

@@ -95,7 +95,7 @@ def show_stream(stream: Stream, batches: Sequence[int], per_batch: int = 4, clas
     for row, t in zip(axes, batches, strict=True):
         x, y = stream.batches[t]
         for k, ax in enumerate(row):
-            ax.imshow(x[k, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1)  # as stored: light on dark
+            ax.imshow(x[k, 0].cpu().numpy(), cmap="gray", vmin=0, vmax=1, interpolation="nearest")  # light on dark
             ax.set_xticks([])
             ax.set_yticks([])
             name = classes[int(y[k])] if classes else str(int(y[k]))

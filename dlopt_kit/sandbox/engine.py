@@ -24,7 +24,7 @@ from dlopt_kit.core.data import Splits, load_splits
 from dlopt_kit.core.processes import run_tasks
 from dlopt_kit.core.training import fit_quietly
 from dlopt_kit.sandbox.recipes import Recipe
-from dlopt_kit.sandbox.statistics import RECORD_COLUMNS, REPS, compare_pair, holm, verdict_line
+from dlopt_kit.sandbox.statistics import RECORD_COLUMNS, compare_pair, holm, verdict_line
 
 
 @lru_cache(maxsize=4)
@@ -79,18 +79,19 @@ def _with_records(frame: pd.DataFrame, model, data: Splits) -> pd.DataFrame:
 
 
 def verdict(a: str, b: str, table: pd.DataFrame, metric: str = "test_acc", at: str = "last",
-            label: str = "primary", reps: int = REPS) -> str:
+            label: str = "primary") -> str:
     """One line: ``a`` against ``b`` on ``metric`` (``at="best"``: at each run's kept epoch, as validation accuracy
     is read; ``"last"``: the test metrics, which are the kept model's already), a single pre-declared comparison at
-    alpha 0.05. With per-example records on both sides: a paired bootstrap over the images and the common seeds
-    (mean difference, 95 % interval, two-sided p) and McNemar's exact test alongside; without (an old store):
+    alpha 0.05. With per-example records on both sides: the mean difference over the images and the common seeds,
+    its 95 % interval and two-sided p from Student's t with the training noise and the images' sampling error both in
+    its standard error (``statistics.two_level``), and McNemar's exact test alongside; without (an old store):
     "seeds only", a paired t over seeds. One beats the other only when p < 0.05 and the interval excludes 0 (and,
     seeds only, its gain has that sign in every seed). Notebook 09 prints it."""
-    return verdict_line(compare_pair(table, a, b, metric, at, reps), label)
+    return verdict_line(compare_pair(table, a, b, metric, at), label)
 
 
 def verdicts(table: pd.DataFrame, metric: str = "test_acc", at: str = "last",
-             primary: tuple[str, str] | None = None, reps: int = REPS) -> list[str]:
+             primary: tuple[str, str] | None = None) -> list[str]:
     """A verdict line for every two configs of ``table``: first the pre-declared ``primary`` pair (default: the
     second config against the first, in the table's order), labelled "primary" and read at alpha 0.05; then every
     other pair (later against earlier), labelled "exploratory, Holm-corrected over k comparisons", decided on its
@@ -103,9 +104,9 @@ def verdicts(table: pd.DataFrame, metric: str = "test_acc", at: str = "last",
     unknown = [n for n in primary if n not in names]
     if unknown or primary[0] == primary[1]:
         raise ValueError(f"primary={primary!r}: name two different configs of the table: {', '.join(names)}")
-    first = verdict_line(compare_pair(table, *primary, metric, at, reps), "primary")
+    first = verdict_line(compare_pair(table, *primary, metric, at), "primary")
     others = [(b, a) for a, b in itertools.combinations(names, 2) if {a, b} != set(primary)]
-    results = [compare_pair(table, a, b, metric, at, reps) for a, b in others]
+    results = [compare_pair(table, a, b, metric, at) for a, b in others]
     tested = [r for r in results if not isinstance(r, str)]
     adjusted = iter(holm([r.p for r in tested]))
     label = f"exploratory, Holm-corrected over {len(tested)} comparison{'s' if len(tested) != 1 else ''}"

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dlopt_kit.sandbox.statistics import ALPHA, SPLIT_OF, records
+from dlopt_kit.sandbox.statistics import ALPHA, SPLIT_OF, records, two_level
 
 EFFECTS = (0.005, 0.01, 0.02)  # accuracy differences (0.5, 1 and 2 points)
 
@@ -31,7 +31,10 @@ def seeds_needed(seed_sd: float, example_sd: float, examples: int, effects: Sequ
     z(power), so K = ceil(seed_sd**2 / ((d / (z(1 - alpha/2) + z(power)))**2 - example_sd**2 / examples)), at least
     1. When the bracket is <= 0 no number of seeds is enough: ``seeds needed`` is <NA> and the note says more test
     examples are needed. ``seed_sd``: the standard deviation over seeds of one seed's difference in accuracy;
-    ``example_sd``: the standard deviation over examples of the per-example difference (1/0/-1, mean over seeds).
+    ``example_sd``: the standard deviation over examples of an example's own difference, the seed-by-example churn
+    removed (``statistics.two_level``'s ``image_var``: the churn averages out with more seeds, so it belongs to the
+    seeds' part). A normal approximation: with few seeds the t-quantile a verdict uses is larger, so read the numbers
+    as a lower bound.
     Notebook 09 and ``python -m dlopt_kit compare`` print it."""
     z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
     floor = example_sd**2 / examples
@@ -47,10 +50,10 @@ def seeds_needed(seed_sd: float, example_sd: float, examples: int, effects: Sequ
 def variance_parts(table: pd.DataFrame, a: str, b: str | None = None, metric: str = "test_acc",
                    at: str = "last") -> tuple[float, float, int]:
     """(seed_sd, example_sd, examples) for ``seeds_needed``, measured from the per-example records of ``a`` against
-    ``b`` on their common seeds; with ``b`` None, from ``a``'s runs alone, for a difference between two arms that
-    vary like it: seed_sd is sqrt(2) x its accuracy's sd over seeds, example_sd the sd over examples of the
-    difference between two of its seeds (consecutive pairs, averaged in variance). ValueError without records or
-    with fewer than 2 seeds."""
+    ``b`` on their common seeds (``statistics.two_level``); with ``b`` None, from ``a``'s runs alone, for a
+    difference between two arms that vary like it: seed_sd is sqrt(2) x its accuracy's sd over seeds, example_sd the
+    sd over examples of the difference between two of its seeds (consecutive pairs, averaged in variance).
+    ValueError without records or with fewer than 2 seeds."""
     split = SPLIT_OF.get((metric, at))
     ours = records(table, a, split) if split else None
     theirs = None if b is None or not split else records(table, b, split)
@@ -61,8 +64,8 @@ def variance_parts(table: pd.DataFrame, a: str, b: str | None = None, metric: st
     if len(seeds) < 2:
         raise ValueError(f"power needs at least 2 seeds to measure the seed-to-seed variance; got {seeds}")
     if theirs is not None:
-        diff = np.stack([ours[s].astype(float) - theirs[s].astype(float) for s in seeds])  # seeds x examples
-        return float(diff.mean(1).std(ddof=1)), float(diff.mean(0).std(ddof=1)), diff.shape[1]
+        parts = two_level({s: ours[s] for s in seeds}, {s: theirs[s] for s in seeds})
+        return math.sqrt(parts.seed_var), math.sqrt(parts.image_var), parts.n
     runs = np.stack([ours[s].astype(float) for s in seeds])
     between = np.mean([(runs[i] - runs[i + 1]).var(ddof=1) for i in range(len(seeds) - 1)])
     return math.sqrt(2) * float(runs.mean(1).std(ddof=1)), math.sqrt(between), runs.shape[1]

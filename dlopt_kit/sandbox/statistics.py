@@ -1,12 +1,15 @@
 """Lesson 09's comparison statistics: two recipes scored on the same images, compared over test examples and seeds.
 
 A run's table carries its per-example correctness on validation and test (``val_correct``, ``test_correct``: one
-boolean array per run, the kept model's, on every row of the run). ``compare_pair`` turns two configs' records into
-a paired bootstrap over examples and seeds (``core.bootstrap.paired_bootstrap``, seed 0: the same numbers every
-time) with a two-sided bootstrap p-value, and McNemar's exact test on the discordant examples alongside. A pair with
-a run that has no record (a store from before they were kept, or a metric other than accuracy) falls back to the
-seed-only rule: a paired t over seeds, and a gain of the same sign in every seed. ``holm`` adjusts the exploratory
-pairs' p-values. ``engine.verdicts`` writes the lines.
+boolean array per run, the kept model's, on every row of the run). ``compare_pair`` reads two configs' records as a
+seeds x examples table of differences and splits its variance in two-way analysis-of-variance fashion
+(``two_level``): training noise (how the seeds' mean differences spread) and the images' own sampling error (how
+the images' differences spread, the seed-by-image churn removed). The mean difference's standard error combines
+both, and its interval and p-value use Student's t with Welch-Satterthwaite's degrees of freedom, so that three
+seeds get the wide quantile three seeds deserve (a bootstrap over so few seeds is too narrow); McNemar's exact test
+on the discordant examples is printed alongside. A pair with a run that has no record (a store from before they
+were kept, or a metric other than accuracy) falls back to the seed-only rule: a paired t over seeds, and a gain of
+the same sign in every seed. ``holm`` adjusts the exploratory pairs' p-values. ``engine.verdicts`` writes the lines.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from dlopt_kit.core.bootstrap import paired_bootstrap
 from dlopt_kit.core.claims import per_seed
 
 RECORD_COLUMNS = {"val": "val_correct", "test": "test_correct"}
@@ -27,7 +29,6 @@ RECORD_COLUMNS = {"val": "val_correct", "test": "test_correct"}
 SPLIT_OF = {("val_acc", "best"): "val", ("test_acc", "last"): "test", ("test_acc", "best"): "test"}
 SPLIT_WORDS = {"val": "validation", "test": "test"}
 ALPHA = 0.05
-REPS = 2000
 
 
 @dataclass(frozen=True)
@@ -66,33 +67,70 @@ def records(table: pd.DataFrame, config: str, split: str) -> dict[int, np.ndarra
     return found if found and all(isinstance(v, np.ndarray) for v in found.values()) else None
 
 
-def resampled_gains(better: Mapping[int, np.ndarray], over: Mapping[int, np.ndarray], reps: int = REPS,
-                    seed: int = 0) -> np.ndarray:
-    """The ``reps`` resampled mean gains of ``paired_bootstrap(better, over, reps, seed)``: the same draws (examples,
-    then seeds, per resample), so their percentiles are its interval; the p-value needs them all."""
+@dataclass(frozen=True)
+class TwoLevel:
+    """A seeds x examples table of paired differences, split in two-way ANOVA fashion: ``mean`` difference, its
+    standard error ``se`` and Welch-Satterthwaite degrees of freedom ``df``; ``seed_var`` (the variance over seeds of
+    a seed's mean difference: training noise, which more seeds average out), ``image_var`` (the variance of an
+    image's own difference, seed-by-image churn removed: the images' sampling error, which more seeds cannot
+    remove), ``k`` seeds and ``n`` examples."""
+
+    mean: float
+    se: float
+    df: float
+    seed_var: float
+    image_var: float
+    k: int
+    n: int
+
+    def interval(self, alpha: float = ALPHA) -> tuple[float, float]:
+        half = stats.t.ppf(1 - alpha / 2, self.df) * self.se if self.se > 0 else 0.0
+        return self.mean - half, self.mean + half
+
+    @property
+    def p(self) -> float:
+        """Two-sided p-value of "no difference" (Student's t at ``df``)."""
+        if self.se == 0:
+            return 1.0 if self.mean == 0 else 0.0
+        return float(2 * stats.t.sf(abs(self.mean) / self.se, self.df))
+
+
+def two_level(better: Mapping[int, np.ndarray], over: Mapping[int, np.ndarray]) -> TwoLevel:
+    """``better`` minus ``over``, each seed -> a per-example score (1/0) on the same examples, as a ``TwoLevel``.
+
+    With d[s, i] the difference on example i in seed s (k seeds, n examples), the mean squares of seeds, examples
+    and residual are MS_s = n var_s(mean_i d), MS_e = k var_i(mean_s d) and MS_r (the interaction). The mean's
+    variance is (MS_s + MS_e - MS_r) / (n k) = seed_var / k + image_var / n + churn / (n k), and its degrees of
+    freedom Satterthwaite's for that sum; with one seed it is a paired t over the examples (MS_e / n, n - 1)."""
+    if set(better) != set(over) or not better:
+        raise ValueError(f"a paired comparison needs the same seeds in both arms, at least one; got {sorted(better)} "
+                         f"and {sorted(over)}")
     seeds = sorted(better)
-    diff = np.stack([np.asarray(better[s], float) - np.asarray(over[s], float) for s in seeds])
-    k, n = diff.shape
-    rng = np.random.default_rng(seed)
-    gains = np.empty(reps)
-    for r in range(reps):
-        weights = np.bincount(rng.integers(0, n, n), minlength=n)
-        gains[r] = (diff[rng.integers(0, k, k)] @ weights).mean() / n
-    return gains
-
-
-def bootstrap_p(gains: np.ndarray) -> float:
-    """Two-sided bootstrap p-value of "no difference": 2 x the smaller share of resampled gains <= 0 and >= 0,
-    at most 1 and at least 1/len(gains) (no resample count can show less)."""
-    gains = np.asarray(gains, float)
-    share = min((gains <= 0).mean(), (gains >= 0).mean())
-    return float(min(1.0, max(2 * share, 1 / len(gains))))
+    d = np.stack([np.asarray(better[s], float) - np.asarray(over[s], float) for s in seeds])
+    if d.ndim != 2 or np.isnan(d).any():
+        raise ValueError("every seed needs one finite score per example, the same examples in both arms")
+    k, n = d.shape
+    if n < 2:
+        raise ValueError(f"a comparison over examples needs at least 2 examples; got {n}")
+    mean = float(d.mean())
+    by_seed, by_image = d.mean(1), d.mean(0)
+    ms_image = k * float(by_image.var(ddof=1))
+    if k == 1:
+        return TwoLevel(mean, math.sqrt(ms_image / n), n - 1, 0.0, ms_image, 1, n)
+    ms_seed = n * float(by_seed.var(ddof=1))
+    residual = d - by_seed[:, None] - by_image[None, :] + mean
+    ms_res = float((residual**2).sum()) / ((k - 1) * (n - 1))
+    total = max(ms_seed + ms_image - ms_res, ms_res, 0.0)
+    parts = (ms_seed**2 / (k - 1) + ms_image**2 / (n - 1) + ms_res**2 / ((k - 1) * (n - 1)))
+    df = total**2 / parts if parts > 0 else float(k - 1)
+    return TwoLevel(mean, math.sqrt(total / (n * k)), max(float(k - 1), min(df, float(k * n - 1))),
+                    ms_seed / n, max(0.0, (ms_image - ms_res) / k), k, n)
 
 
 def mcnemar(better: Mapping[int, np.ndarray], over: Mapping[int, np.ndarray]) -> tuple[int, int, float]:
     """McNemar's exact test on the discordant examples pooled over the seeds: (examples only ``better`` got right,
     examples only ``over`` got right, two-sided binomial p-value at 1/2). Pooling treats every (seed, example) as
-    independent, which overstates the evidence with several seeds: it is reported, the bootstrap decides."""
+    independent, which overstates the evidence with several seeds: it is reported, ``two_level``'s t decides."""
     ours = {s: np.asarray(better[s], bool) for s in better}
     theirs = {s: np.asarray(over[s], bool) for s in better}
     only_better = sum(int((ours[s] & ~theirs[s]).sum()) for s in ours)
@@ -128,8 +166,8 @@ def _seeds_only(table: pd.DataFrame, a: str, b: str, metric: str, at: str, commo
     return Comparison(a, b, mean, low, high, p, "seeds only", f"over {k} seeds [{per}], paired t", same)
 
 
-def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", at: str = "last",
-                 reps: int = REPS) -> Comparison | str:
+def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", at: str = "last"
+                 ) -> Comparison | str:
     """``a`` against ``b`` on ``metric`` over their common seeds: over examples and seeds where both have
     per-example records on the same images, else seeds only; a sentence instead when they share too few seeds
     (one is enough with records, two without)."""
@@ -140,22 +178,24 @@ def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", 
     if ours is not None and theirs is not None and common and len({len(ours[s]) for s in common} |
                                                                   {len(theirs[s]) for s in common}) == 1:
         ours, theirs = {s: ours[s] for s in common}, {s: theirs[s] for s in common}
-        boot = paired_bootstrap(ours, theirs, reps, seed=0, name=f"{a} vs {b}")
+        parts = two_level(ours, theirs)
+        low, high = parts.interval()
         only_a, only_b, p_mcnemar = mcnemar(ours, theirs)
         pooled = f" pooled over {len(common)} seeds" if len(common) > 1 else ""
-        detail = (f"over {boot.examples:,} {SPLIT_WORDS[split]} examples x {boot.seeds} seed"
-                  f"{'s' if boot.seeds > 1 else ''}, bootstrap; McNemar exact {format_p(p_mcnemar, 0.001)} on "
-                  f"{only_a} vs {only_b} discordant examples{pooled}")
-        return Comparison(a, b, boot.mean, boot.low, boot.high, bootstrap_p(resampled_gains(ours, theirs, reps)),
-                          "examples and seeds", detail)
+        detail = (f"over {parts.n:,} {SPLIT_WORDS[split]} examples x {parts.k} seed{'s' if parts.k > 1 else ''}, "
+                  f"t with {parts.df:.0f} df; McNemar exact {format_p(p_mcnemar, 0.001)} on {only_a} vs {only_b} "
+                  f"discordant examples{pooled}")
+        return Comparison(a, b, parts.mean, low, high, parts.p, "examples and seeds", detail)
     if len(common) < 2:
         return f"{a} vs {b}: not compared, they share {len(common)} seed(s) and a verdict over seeds only needs 2"
     return _seeds_only(table, a, b, metric, at, common)
 
 
-def format_p(p: float, floor: float = 1 / REPS) -> str:
-    """``p=0.012``, or ``p<=0.0005`` at or below ``floor`` (the bootstrap's: 1/resamples)."""
-    return f"p<={floor:.2g}" if p <= floor else f"p={p:.3f}"
+def format_p(p: float, floor: float = 1e-4) -> str:
+    """``p=0.012``, ``p=0.0003`` under 0.001, or ``p<=0.0001`` at or below ``floor``."""
+    if p <= floor:
+        return f"p<={floor:.2g}"
+    return f"p={p:.3f}" if p >= 0.001 else f"p={p:.1g}"
 
 
 def verdict_line(result: Comparison | str, label: str, adjusted: float | None = None) -> str:
@@ -167,4 +207,4 @@ def verdict_line(result: Comparison | str, label: str, adjusted: float | None = 
     head, tail = result.detail.split("; ", 1) if "; " in result.detail else (result.detail, "")
     p_text = format_p(result.p) + ("" if adjusted is None else f", Holm-adjusted {format_p(adjusted)}")
     return (f"[{tag}] {result.better} vs {result.over}: difference {result.mean:+.3f} (95% CI {result.low:+.3f} to "
-            f"{result.high:+.3f}) {head} {p_text}{'; ' + tail if tail else ''}: {result.supports(adjusted)}")
+            f"{result.high:+.3f}) {head}, {p_text}{'; ' + tail if tail else ''}: {result.supports(adjusted)}")
