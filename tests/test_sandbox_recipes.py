@@ -127,12 +127,12 @@ def test_compare_refuses_bad_recipes_with_one_line_and_exit_2(tmp_path, capsys, 
 def test_compare_names_the_primary_pair_and_corrects_the_rest(tmp_path, capsys):
     paths = [write(tmp_path, n, {**TINY, "name": n, "config": {**TINY["config"], "hidden": h}})
              for n, h in (("a", 8), ("b", 16), ("c", 32))]
-    assert main(["compare", *map(str, paths), "--seeds", "1", "--primary", "c", "a", "--out", str(tmp_path)]) == 0
+    assert main(["compare", *map(str, paths), "--seeds", "2", "--primary", "c", "a", "--out", str(tmp_path)]) == 0
     lines = [line.strip() for line in capsys.readouterr().out.splitlines() if line.strip().startswith("[")]
     assert [line.split(":")[0] for line in lines] == [
         "[primary] c vs a", "[exploratory, Holm-corrected over 2 comparisons] b vs a",
         "[exploratory, Holm-corrected over 2 comparisons] c vs b"]
-    assert all("x 1 seed, t with" in line and "pooled" not in line for line in lines)
+    assert all("x 2 seeds, t with" in line and "pooled over 2 seeds" in line for line in lines)
 
 
 @pytest.mark.parametrize("primary, message", [

@@ -139,15 +139,13 @@ def test_runs_without_records_fall_back_to_seeds_only():
     assert "seeds only" in verdicts(pd.concat([runs("a", draw(0.5)), runs("b", draw(0.6))]), "val_loss", "best")[0]
 
 
-def test_one_shared_seed_is_enough_with_records_but_not_without():
+def test_one_shared_seed_gives_no_verdict_with_records_or_without():
+    # one seed shows the images' error but not how much training varies: an interval from it would be too narrow
     a = draw(0.6, seeds=(0,))
     b = {0: a[0].copy()}
-    b[0][:5] = [True, True, True, False, False]  # a handful of discordant examples
+    b[0][:50] = True  # clearly better on these images
     one = pd.concat([runs("a", a), runs("b", b)])
-    line = verdicts(one)[0]
-    only_b, only_a = int((b[0] & ~a[0]).sum()), int((a[0] & ~b[0]).sum())
-    assert "x 1 seed, t with 399 df, p=" in line and line.endswith(NO_CLEAR)
-    assert f"McNemar exact {format_p(mcnemar(b, a)[2], 0.001)} on {only_b} vs {only_a} discordant examples:" in line
-    bare = one.drop(columns=["val_correct", "test_correct"])
-    assert verdicts(bare)[0] == ("[primary] b vs a: not compared, they share 1 seed(s) and a verdict over seeds only "
-                                 "needs 2")
+    expected = ("[primary] b vs a: not compared, they share 1 seed(s), and a verdict needs 2 to measure the training "
+                "noise")
+    assert verdicts(one)[0] == expected
+    assert verdicts(one.drop(columns=["val_correct", "test_correct"]))[0] == expected

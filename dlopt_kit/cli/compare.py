@@ -49,7 +49,7 @@ def _print_power(table: pd.DataFrame, pair: tuple[str, str], metric: str, at: st
     except ValueError as exc:  # one seed, or no per-example records: say why there is no estimate
         print(f"\npower: not estimated ({exc})")
         return
-    print(f"\npower of {pair[0]} vs {pair[1]} (normal approximation, alpha 0.05, 80% power, these images): seeds "
+    print(f"\npower of {pair[0]} vs {pair[1]} (a t-test at alpha 0.05 with 80% power, on these images): seeds "
           "needed to detect a difference of")
     print(power.to_string(index=False))
 

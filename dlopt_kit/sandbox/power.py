@@ -20,30 +20,54 @@ from dlopt_kit.sandbox.statistics import ALPHA, SPLIT_OF, records, two_level
 EFFECTS = (0.005, 0.01, 0.02)  # accuracy differences (0.5, 1 and 2 points)
 
 
+MOST_SEEDS = 200  # the search's limit
+
+
+def _power(seeds: int, effect: float, seed_var: float, image_var: float, examples: int, alpha: float) -> float:
+    """The chance that a two-sided t-test at ``alpha`` (Welch-Satterthwaite degrees of freedom, as the verdicts use)
+    detects ``effect`` with ``seeds`` seeds on ``examples`` fixed images (noncentral t)."""
+    a, b = seed_var / seeds, image_var / examples
+    if a + b == 0:
+        return 1.0
+    df = (a + b) ** 2 / (a**2 / (seeds - 1) + b**2 / max(examples - 1, 1))
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    ncp = effect / math.sqrt(a + b)
+    upper = stats.nct.sf(crit, df, ncp)
+    if not math.isfinite(upper):  # scipy's noncentral t can fail far in its tail: the upper side from the cdf
+        upper = 1 - stats.nct.cdf(crit, df, ncp)
+    if not math.isfinite(upper):  # and, failing that, the normal shifted by ncp, at the t's critical value
+        upper = stats.norm.sf(crit - ncp)
+    lower = stats.nct.cdf(-crit, df, ncp)
+    return float(upper + (lower if math.isfinite(lower) else stats.norm.cdf(-crit - ncp)))
+
+
 def seeds_needed(seed_sd: float, example_sd: float, examples: int, effects: Sequence[float] = EFFECTS,
                  alpha: float = ALPHA, power: float = 0.8) -> pd.DataFrame:
-    """Seeds per arm that detect each of ``effects`` (accuracy differences) with probability ``power`` in a
-    two-sided test at ``alpha``, on a fixed set of ``examples`` test images (normal approximation).
+    """Seeds per arm that detect each of ``effects`` (accuracy differences) with probability ``power`` in the
+    verdicts' two-sided t-test at ``alpha``, on a fixed set of ``examples`` test images.
 
     With K seeds, the mean difference varies by seed_sd**2 / K (training noise, which more seeds average out) plus
     example_sd**2 / examples (the test images' own sampling error, the same images for every seed: more seeds do
-    not shrink it). An effect d is detected with the given power when d / sqrt(that variance) >= z(1 - alpha/2) +
-    z(power), so K = ceil(seed_sd**2 / ((d / (z(1 - alpha/2) + z(power)))**2 - example_sd**2 / examples)), at least
-    1. When the bracket is <= 0 no number of seeds is enough: ``seeds needed`` is <NA> and the note says more test
-    examples are needed. ``seed_sd``: the standard deviation over seeds of one seed's difference in accuracy;
-    ``example_sd``: the standard deviation over examples of an example's own difference, the seed-by-example churn
-    removed (``statistics.two_level``'s ``image_var``: the churn averages out with more seeds, so it belongs to the
-    seeds' part). A normal approximation: with few seeds the t-quantile a verdict uses is larger, so read the numbers
-    as a lower bound.
-    Notebook 09 and ``python -m dlopt_kit compare`` print it."""
-    z = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
-    floor = example_sd**2 / examples
+    not shrink it); the test is Student's t with Welch-Satterthwaite's degrees of freedom for that sum, and its power
+    for an effect d the noncentral t's. The answer is the least K from 2 (a verdict needs two seeds to measure the
+    training noise) whose power reaches ``power``. When even many seeds (``MOST_SEEDS``) are not enough because the
+    images' error alone is too large, ``seeds needed`` is <NA> and the note says more test examples are needed.
+    ``seed_sd``: the standard deviation over seeds of one seed's difference in accuracy; ``example_sd``: the standard
+    deviation over examples of an example's own difference, the seed-by-example churn removed
+    (``statistics.two_level``'s ``image_var``: the churn averages out with more seeds, so it belongs to the seeds'
+    part). Notebook 09 and ``python -m dlopt_kit compare`` print it."""
+    seed_var, image_var = seed_sd**2, example_sd**2
     rows = []
     for effect in effects:
-        room = (effect / z) ** 2 - floor
-        seeds = max(1, math.ceil(seed_sd**2 / room)) if room > 0 else pd.NA
-        note = "" if room > 0 else f"more test examples needed: {examples:,} alone are too few for this effect"
-        rows.append({"effect (points)": 100 * effect, "seeds needed": seeds, "note": note})
+        found = next((k for k in range(2, MOST_SEEDS + 1)
+                      if _power(k, effect, seed_var, image_var, examples, alpha) >= power), None)
+        if found is not None:
+            rows.append({"effect (points)": 100 * effect, "seeds needed": found, "note": ""})
+            continue
+        too_few = _power(MOST_SEEDS, effect, 0.0, image_var, examples, alpha) < power
+        note = (f"more test examples needed: {examples:,} alone are too few for this effect" if too_few
+                else f"more than {MOST_SEEDS} seeds")
+        rows.append({"effect (points)": 100 * effect, "seeds needed": pd.NA, "note": note})
     return pd.DataFrame(rows).astype({"seeds needed": "Int64"})
 
 

@@ -169,14 +169,17 @@ def _seeds_only(table: pd.DataFrame, a: str, b: str, metric: str, at: str, commo
 def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", at: str = "last"
                  ) -> Comparison | str:
     """``a`` against ``b`` on ``metric`` over their common seeds: over examples and seeds where both have
-    per-example records on the same images, else seeds only; a sentence instead when they share too few seeds
-    (one is enough with records, two without)."""
+    per-example records on the same images, else seeds only; a sentence instead when they share fewer than two
+    seeds (one seed cannot show how much training varies, so an interval from it would be too narrow)."""
     seeds = {c: set(table.loc[table["config"] == c, "seed"]) for c in (a, b)}
     common = sorted(int(s) for s in seeds[a] & seeds[b])
     split = SPLIT_OF.get((metric, at))
     ours, theirs = (records(table, c, split) if split else None for c in (a, b))
-    if ours is not None and theirs is not None and common and len({len(ours[s]) for s in common} |
-                                                                  {len(theirs[s]) for s in common}) == 1:
+    if len(common) < 2:  # one seed measures the images' error but no training noise: no verdict from it
+        return (f"{a} vs {b}: not compared, they share {len(common)} seed(s), and a verdict needs 2 to measure the "
+                "training noise")
+    if ours is not None and theirs is not None and len({len(ours[s]) for s in common} |
+                                                       {len(theirs[s]) for s in common}) == 1:
         ours, theirs = {s: ours[s] for s in common}, {s: theirs[s] for s in common}
         parts = two_level(ours, theirs)
         low, high = parts.interval()
@@ -186,8 +189,6 @@ def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", 
                   f"t with {parts.df:.0f} df; McNemar exact {format_p(p_mcnemar, 0.001)} on {only_a} vs {only_b} "
                   f"discordant examples{pooled}")
         return Comparison(a, b, parts.mean, low, high, parts.p, "examples and seeds", detail)
-    if len(common) < 2:
-        return f"{a} vs {b}: not compared, they share {len(common)} seed(s) and a verdict over seeds only needs 2"
     return _seeds_only(table, a, b, metric, at, common)
 
 
