@@ -184,10 +184,9 @@ def compare_pair(table: pd.DataFrame, a: str, b: str, metric: str = "test_acc", 
         parts = two_level(ours, theirs)
         low, high = parts.interval()
         only_a, only_b, p_mcnemar = mcnemar(ours, theirs)
-        pooled = f" pooled over {len(common)} seeds" if len(common) > 1 else ""
-        detail = (f"over {parts.n:,} {SPLIT_WORDS[split]} examples x {parts.k} seed{'s' if parts.k > 1 else ''}, "
+        detail = (f"over {parts.n:,} {SPLIT_WORDS[split]} examples x {parts.k} seeds, "
                   f"t with {parts.df:.0f} df; McNemar exact {format_p(p_mcnemar, 0.001)} on {only_a} vs {only_b} "
-                  f"discordant examples{pooled}")
+                  f"discordant examples pooled over {parts.k} seeds")
         return Comparison(a, b, parts.mean, low, high, parts.p, "examples and seeds", detail)
     return _seeds_only(table, a, b, metric, at, common)
 
