@@ -20,6 +20,7 @@ from dlopt_kit.hyperparameter_tuning.search import (
     best_config,
     best_found,
     epochs_spent,
+    fail_stale,
     finished,
     make_pruner,
     make_sampler,
@@ -187,8 +188,8 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_resumes(tiny, tmp
     study = open_study("killed", "random", SearchSpace({"lr": ("log", 1e-3, 0.3)}),
                        storage=make_storage(url, heartbeat=1, grace=2))
 
-    def failed_by_heartbeat():  # its heartbeat goes stale after the grace period; the check marks it failed
-        optuna.storages.fail_stale_trials(study)
+    def failed_by_heartbeat():  # its heartbeat goes stale after the grace period (or it never wrote one, when the
+        fail_stale(study)       # kill came before its first): the check marks it failed
         return study.get_trials(deepcopy=False)[killed.number]
 
     _wait_for(failed_by_heartbeat, lambda t: t.state.name == "FAIL", "the killed trial to be marked failed")
@@ -198,6 +199,17 @@ def test_a_killed_worker_loses_no_finished_trial_and_the_study_resumes(tiny, tmp
     retried = [t for t in after if t.system_attrs.get("failed_trial") == killed.number]
     assert retried and retried[0].params == killed.params and retried[0].state.name == "COMPLETE"
     assert finished(study) == 3
+
+
+def test_a_trial_that_never_wrote_a_heartbeat_is_failed_and_queued_again(tmp_path):
+    storage = make_storage(storage_url("silent", tmp_path), heartbeat=1, grace=1)
+    study = open_study("silent", "random", SPACE, storage=storage)
+    lost = study.ask()  # drawn, then its worker died before the first heartbeat: Optuna alone never fails it
+    lost.suggest_float("lr", 1e-3, 0.3, log=True)
+    assert optuna.storages.RDBStorage._get_stale_trial_ids(storage, study._study_id) == []
+    _wait_for(lambda: fail_stale(study), lambda failed: failed == [lost.number], "the silent trial to be failed")
+    states = [t.state.name for t in study.get_trials(deepcopy=False)]
+    assert states == ["FAIL", "WAITING"] and study.trials[1].params == {"lr": lost.params["lr"]}
 
 
 def test_best_config_takes_the_best_validation_trial(tiny):

@@ -266,6 +266,21 @@ def storage_url(name: str, folder: Path | str | None = None) -> str:
     return f"sqlite:///{path.resolve()}"
 
 
+class HeartbeatStorage(optuna.storages.RDBStorage):
+    """Optuna's ``RDBStorage`` whose heartbeats survive a short loss of the database server: a heartbeat that
+    cannot be written is skipped (the next one, a heartbeat later, tries again) instead of ending the thread that
+    writes them with a traceback. A trial whose heartbeats stop for longer than the grace period is failed and
+    redone all the same."""
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            super().record_heartbeat(trial_id)
+        except SQLAlchemyError:
+            self.remove_session()
+
+
 def make_storage(url: str, heartbeat: int = 2, grace: int | None = None,
                  engine_kwargs: dict[str, Any] | None = None) -> optuna.storages.RDBStorage:
     """An ``RDBStorage`` with heartbeats: a trial whose process died is marked failed after ``grace`` seconds
@@ -273,9 +288,44 @@ def make_storage(url: str, heartbeat: int = 2, grace: int | None = None,
     Callback``), so a killed worker loses nothing that had finished and its unfinished trial is redone."""
     with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna 5; the kill-and-resume test pins them
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return optuna.storages.RDBStorage(
+        return HeartbeatStorage(
             url, engine_kwargs=engine_kwargs, heartbeat_interval=heartbeat, grace_period=grace or 3 * heartbeat,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=3))
+
+
+def fail_stale(study: optuna.Study) -> list[int]:
+    """Mark failed (and queue again) the running trials whose worker died: those whose heartbeat is older than the
+    grace period (Optuna's ``fail_stale_trials``), and those that never wrote one (a worker killed between drawing
+    the trial and its first heartbeat, which Optuna would leave running for ever): they get a heartbeat now and are
+    failed once it is stale. Returns the numbers of the trials failed by this call. A no-op without heartbeats."""
+    storage = getattr(study._storage, "_backend", study._storage)  # a study wraps its RDBStorage in a cache
+    if not isinstance(storage, optuna.storages.RDBStorage) or storage.heartbeat_interval is None:
+        return []
+    running = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.fail_stale_trials(study)
+    failed = [t.number for t in running
+              if storage.get_trial(t._trial_id).state == TrialState.FAIL]
+    silent = _without_heartbeat(storage, [t._trial_id for t in running if t.number not in failed])
+    for trial_id in silent:
+        storage.record_heartbeat(trial_id)
+    return failed
+
+
+def _without_heartbeat(storage: optuna.storages.RDBStorage, trial_ids: list[int]) -> list[int]:
+    """The trials among ``trial_ids`` that have no heartbeat recorded."""
+    if not trial_ids:
+        return []
+    from optuna.storages._rdb import models
+
+    session = storage.scoped_session()
+    try:
+        beating = {row[0] for row in session.query(models.TrialHeartbeatModel.trial_id)
+                   .filter(models.TrialHeartbeatModel.trial_id.in_(trial_ids)).all()}
+    finally:
+        storage.remove_session()
+    return [i for i in trial_ids if i not in beating]
 
 
 def open_study(name: str, method: str = "tpe", space: SearchSpace | None = None, pruner: str = "none",
