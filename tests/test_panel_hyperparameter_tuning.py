@@ -5,6 +5,7 @@ import time
 import pytest
 
 from dlopt_kit.core.config import RunConfig
+from dlopt_kit.hyperparameter_tuning.search import STOPPED
 from dlopt_kit.panels import TuningPanel
 
 BASE = RunConfig(model="mlp", hidden=16, optimizer="sgd", batch_size=32)
@@ -34,13 +35,36 @@ def test_stop_keeps_finished_trials_and_a_bad_value_keeps_the_table(tiny):
     panel.wait(10)
     assert not panel.running and "stopped by the user" in panel.status.value
     table = panel.trials()
-    assert "complete" in set(table["state"]) and table["state"].iloc[-1] == "fail"
+    assert "complete" in set(table["state"]) and list(table["state"].iloc[-2:]) == ["fail", "waiting"]
     before = panel.table.value
     assert panel.run(trials=0) is None and "trials=0 is out of range" in panel.status.value
     assert panel.run(trials=5, lr_low=-1.0) is None and "low=-1 must be above 0" in panel.status.value
     assert panel.table.value == before and not panel.running
     with pytest.raises(ValueError, match="control 'budget' does not exist"):
         panel.set_values(budget=3)
+
+
+def test_stop_under_a_pruner_ends_the_study_and_queues_the_stopped_trial_again(tiny, tmp_path, monkeypatch):
+    monkeypatch.setenv("DLOPT_HOME", str(tmp_path))  # a study on disk: Run again resumes it
+    panel = TuningPanel(tiny, BASE)
+    panel.run(method="random", pruner="sha", trials=60, epochs=9, wait=False)
+    deadline = time.time() + 60
+    while time.time() < deadline and len([t for t in panel.study.trials if t.state.name in ("COMPLETE", "PRUNED")]) < 2:
+        time.sleep(0.05)
+    at_stop = len([t for t in panel.study.trials if t.state.name in ("COMPLETE", "PRUNED")])
+    panel.stop_button.click()
+    panel.wait(30)
+    assert not panel.running and "stopped by the user" in panel.status.value
+    trials = panel.study.trials
+    finished = [t for t in trials if t.state.name in ("COMPLETE", "PRUNED")]
+    assert at_stop <= len(finished) <= at_stop + 1  # nothing after Stop is recorded as a pruned or finished result
+    stopped = [t for t in trials if t.state.name == "FAIL"]
+    assert len(stopped) == 1 and stopped[0].user_attrs["stop_reason"] == STOPPED
+    assert [t.state.name for t in trials[-2:]] == ["FAIL", "WAITING"] and trials[-1].user_attrs["retry_of"] == \
+        stopped[0].number and trials[-1].system_attrs["fixed_params"] == stopped[0].params
+    again = panel.run(trials=len(finished) + 1)  # Run again: the stopped trial is redone first, with its values
+    redone = next(t for t in panel.study.trials if t.user_attrs.get("retry_of") == stopped[0].number)
+    assert redone.state.name in ("COMPLETE", "PRUNED") and redone.params == stopped[0].params and len(again) >= 1
 
 
 def test_other_data_starts_a_new_study_and_epochs_default_to_the_base(tiny, small, tmp_path, monkeypatch):

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
+import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -30,11 +31,12 @@ from dlopt_kit.hyperparameter_tuning.search import (
     METHODS,
     PRUNERS,
     Objective,
-    StudyStopped,
+    fail_stale,
     lesson04_base,
     make_pruner,
     make_sampler,
     make_storage,
+    optimize,
 )
 
 ENV = "DLOPT_STORAGE"
@@ -188,12 +190,19 @@ def objective_for(study: optuna.Study, data: Any, participant: str = "", stop: t
 
 
 def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials: int | None = None,
-         add: int | None = None, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None) -> int:
+         add: int | None = None, on_trial: Callable[[optuna.trial.FrozenTrial], None] | None = None,
+         retry_for: float = 300, say: Callable[[str], None] | None = None) -> int:
     """Run trials until the study holds ``trials`` finished ones (every worker on the study shares that budget), or
     ``add`` more trials from this worker. A trial stopped by ``stop`` (Ctrl-C, SIGTERM, the Stop button) ends
-    failed and its parameters are queued again, so another worker redoes it. Returns the trials this call ran."""
+    failed and its parameters are queued again, so another worker redoes it. Returns the trials this call ran.
+
+    When the database server goes away (restarted, or the network dropped), the worker waits with a growing pause
+    (1, 2, 4 ... 30 s), says so in one line through ``say``, and carries on once the server answers; after
+    ``retry_for`` seconds without it, StorageError. The trial it had running is failed by its stale heartbeat and
+    redone, like a killed worker's."""
     if (trials is None) == (add is None):
         raise ValueError("give exactly one of trials= (the study's total) or add= (this worker's share)")
+    retry_for = checks.number("retry_for", retry_for, 0, 86400)
     callbacks = []
     if trials is not None:
         trials = checks.whole("trials", trials, low=1)
@@ -205,17 +214,50 @@ def work(study: optuna.Study, objective: Callable[[optuna.Trial], float], trials
     if on_trial is not None:
         callbacks.append(lambda _study, trial: on_trial(trial))
     mine: list[int] = []
+    lost_at, pause = None, 1.0
+    while True:
+        try:
+            left = None if add is None else add - len(mine)
+            if left is not None and left <= 0:
+                return len(mine)
+            if lost_at is not None:
+                fail_stale(study)  # the server is back: the trial we lost is stale once its grace has passed
+                _say(say, "the database server is back: carrying on")
+                lost_at, pause = None, 1.0
+            optimize(study, objective, n_trials=left, callbacks=callbacks, ran=mine)
+            return len(mine)
+        except Exception as exc:
+            reason = lost_server(exc)
+            if reason is None:
+                raise
+            now = time.monotonic()
+            lost_at = lost_at if lost_at is not None else now
+            if now - lost_at + pause > retry_for:
+                raise StorageError(f"lost the database server for {now - lost_at:.0f} s ({reason}); gave up after "
+                                   f"retry_for={retry_for:g} s: start it again, then rerun this worker") from None
+            _say(say, f"lost the database server ({reason}): trying again in {pause:.0f} s")
+            time.sleep(pause)
+            pause = min(2 * pause, 30.0)
 
-    def counted(trial: optuna.Trial) -> float:
-        mine.append(trial.number)
-        return objective(trial)
 
-    study.optimize(counted, n_trials=add, catch=(StudyStopped,), callbacks=callbacks)
-    for number in mine[-1:]:
-        last = next(t for t in study.get_trials(deepcopy=False) if t.number == number)
-        if last.state == TrialState.FAIL:  # interrupted: let another worker (or the next run) redo it
-            study.enqueue_trial(last.params, user_attrs={"retry_of": number})
-    return len(mine)
+def lost_server(exc: BaseException) -> str | None:
+    """The first line of the database error behind ``exc`` when the connection to the server failed (anywhere in
+    its chain: Optuna may raise something else while handling it), else None."""
+    from sqlalchemy.exc import DBAPIError, OperationalError
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OperationalError) or (isinstance(exc, DBAPIError) and exc.connection_invalidated):
+            text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+            return text[0] if text else type(exc).__name__
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _say(say: Callable[[str], None] | None, line: str) -> None:
+    if say is not None:
+        say(line)
 
 
 def progress(study: optuna.Study) -> dict[str, int]:

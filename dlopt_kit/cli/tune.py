@@ -45,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--trials", type=int, required=True, help="stop when the study holds this many finished")
             p.add_argument("--name", default="", help="the name shown on the leaderboard")
             p.add_argument("--heartbeat", type=int, default=5, help="seconds between heartbeats")
+            p.add_argument("--retry-for", type=float, default=300,
+                           help="seconds to wait for a database server that went away before giving up")
         if name == "dashboard":
             p.add_argument("--port", type=int, default=8080)
             p.add_argument("--host", default="127.0.0.1")
@@ -96,6 +98,7 @@ def _create(args: argparse.Namespace) -> int:
 def _worker(args: argparse.Namespace) -> int:
     from dlopt_kit.classroom.study import BUDGETS, SETTINGS, connect, join, objective_for, redact, storage_url, work
     from dlopt_kit.core.session import setup
+    from dlopt_kit.hyperparameter_tuning.search import STOPPED
 
     url = storage_url()
     study = join(connect(url, heartbeat=args.heartbeat), args.study)
@@ -103,8 +106,11 @@ def _worker(args: argparse.Namespace) -> int:
     session = setup("fashion_mnist", budget=budget)
     stop = threading.Event()
 
-    def on_signal(signum: int, _frame: object) -> None:
-        print(f"{signal.Signals(signum).name}: ending after the current epoch", flush=True)
+    signals: list[str] = []
+    stopped: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:  # the trial running stops at its next batch
+        signals.append(signal.Signals(signum).name)
         stop.set()
 
     signal.signal(signal.SIGINT, on_signal)
@@ -114,14 +120,20 @@ def _worker(args: argparse.Namespace) -> int:
     def report(trial: object) -> None:
         if trial.state.name == "COMPLETE":
             print(f"trial {trial.number}: complete, val_acc {trial.value:.4f}", flush=True)
+        elif trial.user_attrs.get("stop_reason") == STOPPED:  # told once, in the last line
+            stopped.append(trial.number)
         else:
             print(f"trial {trial.number}: {trial.state.name.lower()}, {trial.user_attrs.get('stop_reason', '')}",
                   flush=True)
 
     ran = work(study, objective_for(study, session.data, args.name, stop=stop, device=session.device),
-               trials=args.trials, on_trial=report)
-    ended = "stopped" if stop.is_set() else "done"
-    print(f"worker {ended}: ran {ran} trial(s); the study holds {_finished(study)} finished", flush=True)
+               trials=args.trials, on_trial=report, retry_for=args.retry_for, say=lambda line: print(line, flush=True))
+    if signals:
+        again = f"trial {stopped[-1]} stopped and queued again for another worker; " if stopped else ""
+        print(f"worker stopped by {signals[0]}: {again}ran {ran} trial(s); the study holds {_finished(study)} "
+              "finished", flush=True)
+    else:
+        print(f"worker done: ran {ran} trial(s); the study holds {_finished(study)} finished", flush=True)
     return 0
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -209,7 +210,7 @@ class Objective:
         if history is None:
             result = fit(config, self.data, callbacks=self._callbacks(trial), progress=False, device=self.device)
             records = list(result.history)
-            if result.stop_reason == STOPPED:
+            if result.stop_reason == STOPPED or self._stopped():  # Stop wins over a pruner's verdict
                 trial.set_user_attr("stop_reason", STOPPED)
                 trial.study.stop()
                 raise StudyStopped(STOPPED)
@@ -219,6 +220,10 @@ class Objective:
                 records = [{"epoch": 0, "val_acc": evaluate(result.model, self.data.x_val, self.data.y_val)[1]}]
             reason = result.stop_reason
         else:
+            if self._stopped():
+                trial.set_user_attr("stop_reason", STOPPED)
+                trial.study.stop()
+                raise StudyStopped(STOPPED)
             records, reason = self._replay(trial, history), f"{StopReason.COMPLETED} (cached)"
         trial.set_user_attr("seconds", time.perf_counter() - started)
         pruned_at = trial.user_attrs.get("pruned_at")
@@ -232,8 +237,14 @@ class Objective:
         trial.set_user_attr("stop_reason", reason)
         return float(best["val_acc"])
 
+    def _stopped(self) -> bool:
+        return self.stop is not None and self.stop.is_set()
+
     def _report(self, trial: optuna.Trial, record: dict) -> bool:
-        """Report one epoch; True when the pruner says stop."""
+        """Report one epoch; True when the pruner says stop. Nothing is reported once Stop is pressed: the epoch
+        it cut short is not a result, and a pruner would record the trial as pruned on it."""
+        if self._stopped():
+            return False
         trial.report(float(record["val_acc"]), int(record["epoch"]))
         if self.on_epoch is not None:
             self.on_epoch(trial, record)
@@ -348,6 +359,57 @@ def open_study(name: str, method: str = "tpe", space: SearchSpace | None = None,
                                pruner=make_pruner(pruner, epochs), direction="maximize", load_if_exists=True)
 
 
+class _QuietStop(logging.Filter):
+    """Drop Optuna's warning (with its traceback) for a trial that ended because Stop was pressed: the trial is
+    marked failed with ``stop_reason`` "stopped" and queued again, which is all a user needs to know."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trials: set[str] = set()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        number = re.match(r"Trial (\d+) failed", record.getMessage())
+        if number and record.exc_info and isinstance(record.exc_info[1], StudyStopped):
+            self.trials.add(number.group(1))
+        return not (number and number.group(1) in self.trials)
+
+
+def optimize(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int | None,
+             callbacks: Sequence[Callable] = (), ran: list[int] | None = None) -> list[int]:
+    """``study.optimize`` with Stop handled: a trial that Stop (the panel's button, Ctrl-C, SIGTERM) cut short
+    ends failed with ``stop_reason`` "stopped", is never a pruned or finished result, and its parameters are
+    queued again so that the next run (or another worker) redoes it; the study ends at once, quietly. Returns
+    the numbers of the trials this call ran (also appended to ``ran`` as they start, which keeps them when the
+    call raises)."""
+    mine: list[int] = ran if ran is not None else []
+
+    def counted(trial: optuna.Trial) -> float:
+        mine.append(trial.number)
+        return objective(trial)
+
+    quiet = _QuietStop()
+    logger = logging.getLogger("optuna.study._optimize")
+    logger.addFilter(quiet)
+    try:
+        study.optimize(counted, n_trials=n_trials, catch=(StudyStopped,), callbacks=list(callbacks))
+    finally:
+        logger.removeFilter(quiet)
+        requeue_stopped(study, mine)
+    return mine
+
+
+def requeue_stopped(study: optuna.Study, numbers: Sequence[int]) -> list[int]:
+    """Queue again the parameters of the trials among ``numbers`` that Stop ended (failed, ``stop_reason``
+    "stopped"), once each; returns the trials queued."""
+    wanted = set(numbers)
+    queued = {t.user_attrs.get("retry_of") for t in study.get_trials(deepcopy=False)}
+    again = [t for t in study.get_trials(deepcopy=False) if t.number in wanted and t.state == TrialState.FAIL
+             and t.user_attrs.get("stop_reason") == STOPPED and t.number not in queued]
+    for trial in again:
+        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number})
+    return [t.number for t in again]
+
+
 def finished(study: optuna.Study) -> int:
     """Trials that ended with a value or were pruned (failed and running ones are not counted)."""
     return len(study.get_trials(deepcopy=False, states=FINISHED))
@@ -366,8 +428,7 @@ def run_study(study: optuna.Study, objective: Objective, n_trials: int,
     limit = optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)
     threads = torch.get_num_threads()
     try:
-        study.optimize(objective, n_trials=None if _shared(study) else missing, catch=(StudyStopped,),
-                       callbacks=[limit, *callbacks])
+        optimize(study, objective, n_trials=None if _shared(study) else missing, callbacks=[limit, *callbacks])
     finally:
         torch.set_num_threads(threads)
     return len(study.trials) - before
