@@ -70,6 +70,12 @@ def test_urls_are_checked_and_passwords_never_shown():
     assert "s3cret" not in str(info.value)
     with pytest.raises(StorageError, match="is not a database URL"):
         connect("s3cret-but-no-scheme")
+    at = "postgresql+psycopg://student:s3cr@t-word@10.0.0.5:5432/dlopt"
+    assert redact(at) == "postgresql+psycopg://student:***@10.0.0.5:5432/dlopt"
+    with pytest.raises(StorageError, match="an '@' in the password must be written %40") as info:
+        connect(at)
+    assert "t-word" not in str(info.value) and "s3cr" not in str(info.value)
+    assert redact("sqlite:///runs/a@b.db").endswith("b.db")  # a file name may hold an @
 
 
 def test_bad_input_gives_one_line_and_creates_nothing(pg_server):

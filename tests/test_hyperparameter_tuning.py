@@ -115,12 +115,13 @@ def test_stop_ends_the_study_and_keeps_finished_trials(tiny, tmp_path):
     objective.base = objective.base.replace(epochs=2)
     run_study(study, objective, 5)
     states = [t.state for t in study.trials]
-    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL]
-    assert study.trials[1].user_attrs["stop_reason"] == "stopped by the user"
-    stop.clear()  # Run again: the study resumes and only the missing trials run
+    assert states == [optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.FAIL, optuna.trial.TrialState.WAITING]
+    assert study.trials[1].user_attrs["stop_reason"] == "stopped by the user" and "pruned_at" not in \
+        study.trials[1].user_attrs and study.trials[2].user_attrs["retry_of"] == 1  # queued again, never pruned
+    stop.clear()  # Run again: the study resumes, the stopped trial first, and only the missing trials run
     again = open_study("s", "random", SPACE, storage=storage_url("s", tmp_path))
     assert run_study(again, Objective(BASE.replace(epochs=2), tiny, SPACE), 3) == 2 and finished(again) == 3
-    assert again.trials[0].value == study.trials[0].value
+    assert again.trials[0].value == study.trials[0].value and again.trials[2].params == study.trials[1].params
 
 
 def test_training_threads_are_restored_after_the_gp_sampler(tiny):
@@ -210,6 +211,20 @@ def test_a_trial_that_never_wrote_a_heartbeat_is_failed_and_queued_again(tmp_pat
     _wait_for(lambda: fail_stale(study), lambda failed: failed == [lost.number], "the silent trial to be failed")
     states = [t.state.name for t in study.get_trials(deepcopy=False)]
     assert states == ["FAIL", "WAITING"] and study.trials[1].params == {"lr": lost.params["lr"]}
+
+
+def test_a_resumed_study_must_keep_its_space_and_bad_ranges_are_refused(tmp_path):
+    url = storage_url("spaced", tmp_path)
+    open_study("spaced", "random", SPACE, storage=url)
+    assert open_study("spaced", "random", SPACE, storage=url).user_attrs["search_space"]  # same space: resumes
+    other = SearchSpace({"lr": ("log", 1e-4, 1e-1)})
+    with pytest.raises(ValueError, match=r"study 'spaced' in .*spaced.db was searched over .* not .*: resuming it "
+                                         "would mix the two spaces"):
+        open_study("spaced", "random", other, storage=url)
+    with pytest.raises(ValueError, match=r"an int range needs whole-number ends, e.g. \('int', 1, 2\)"):
+        SearchSpace({"epochs": ("int", 1.5, 1.9)})
+    with pytest.raises(ValueError, match="epochs=0 is out of range"):
+        make_pruner("hyperband", epochs=0)
 
 
 def test_best_config_takes_the_best_validation_trial(tiny):

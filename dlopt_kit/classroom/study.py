@@ -53,10 +53,19 @@ def redact(url: str) -> str:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
+    scheme, _, rest = url.partition("://")
+    if _unescaped_at(url):  # the parser would read the end of the password as the host: show neither
+        return f"{scheme}://{rest.split(':', 1)[0]}:***@{rest.rsplit('@', 1)[1]}"
     try:
         return make_url(url).render_as_string(hide_password=True)
     except (ArgumentError, ValueError):
         return "(an unreadable URL)"
+
+
+def _unescaped_at(url: str) -> bool:
+    """Whether a server URL has more than one '@' before its database name (an '@' in the password, unescaped)."""
+    scheme, _, rest = url.partition("://")
+    return not scheme.startswith("sqlite") and rest.count("@") > 1
 
 
 def storage_url(env: Mapping[str, str] | None = None) -> str:
@@ -74,6 +83,9 @@ def connect(url: str, heartbeat: int = 5, grace: int | None = None) -> optuna.st
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+    if _unescaped_at(url):
+        raise StorageError(f"{ENV} holds more than one '@' ({redact(url)}): an '@' in the password must be written "
+                           "%40 (URL-encoded), e.g. pa%40ss for pa@ss")
     try:
         scheme = make_url(url).drivername
     except (ArgumentError, ValueError):

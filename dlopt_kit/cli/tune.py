@@ -1,6 +1,8 @@
 """``python -m dlopt_kit tune ...``: shared Optuna studies from a terminal.
 
     tune server start|stop|url   the classroom's PostgreSQL server (instructor); prints the URL to share
+    tune server backup|restore PATH   save the class's studies to a file / bring them back from it
+    tune server password          give the student login a new password (prints the new URL to share)
     tune create --study NAME      create a shared study (lesson 04's space and objective)
     tune worker --study NAME --trials N [--name NAME]   run trials until the study holds N finished ones
     tune status --study NAME      progress and leaderboard
@@ -21,16 +23,20 @@ from pathlib import Path
 from dlopt_kit.core import paths
 
 CLASS_DIR = paths.runs_dir() / "class-server"
+NAME_WIDTH = 40  # a leaderboard name, as the tuning panel allows
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m dlopt_kit tune", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="action", required=True)
     server = sub.add_parser("server", help="start, stop or show the classroom PostgreSQL server")
-    server.add_argument("what", choices=("start", "stop", "url"))
+    server.add_argument("what", choices=("start", "stop", "url", "backup", "restore", "password"))
+    server.add_argument("path", nargs="?", type=Path, help="the backup file (backup and restore only)")
     server.add_argument("--dir", type=Path, default=CLASS_DIR, help="where the server keeps its data")
-    server.add_argument("--port", type=int, default=5432)
-    server.add_argument("--subnet", default="auto", help="CIDR allowed to connect (default: this machine's subnet)")
+    server.add_argument("--port", type=int, default=None,
+                        help="the port to start on (default: the port it last started on, else 5432)")
+    server.add_argument("--subnet", default="auto",
+                        help="private network (CIDR) allowed to connect (default: this machine's subnet)")
     server.add_argument("--study", default="class", help="the study to create on start (default: class)")
     for name, helptext in (("create", "create a shared study"), ("worker", "run trials on a shared study"),
                            ("status", "progress and leaderboard of a shared study"),
@@ -66,21 +72,39 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _server(args: argparse.Namespace) -> int:
-    from dlopt_kit.classroom.server import PgServer, lan_address, local_subnet
-    from dlopt_kit.classroom.study import StorageError, connect, create_shared
+    from dlopt_kit.classroom.server import PgServer, PgServerError, lan_address, local_subnet
+    from dlopt_kit.classroom.study import connect, create_shared
 
+    if (args.path is None) == (args.what in ("backup", "restore")):
+        raise ValueError(f"tune server {args.what} {'needs a file: PATH' if args.path is None else 'takes no PATH'}"
+                         + (" (e.g. class.dump)" if args.path is None else ""))
+    if args.port is not None and not 1 <= args.port <= 65535:
+        raise ValueError(f"--port={args.port} is out of range: allowed is 1 to 65535")
     subnet = local_subnet(lan_address()) if args.subnet == "auto" else args.subnet
-    server = PgServer(args.dir, port=args.port, listen="*", subnet=subnet)
+    server = PgServer(args.dir, port=args.port or 5432, listen="*", subnet=subnet)
+    if args.what != "start" and not server.initialised:
+        raise PgServerError(f"no server in {server.folder}: start one with: python -m dlopt_kit tune server start")
+    if args.port is None and server.started_port:
+        server.port = server.started_port
     if args.what == "stop":
         server.stop()
         print(f"server stopped; its data stays in {server.folder} (start it again to go on)")
         return 0
+    if args.what == "backup":
+        print(f"the class's studies saved to {server.backup(args.path)} (restore with: python -m dlopt_kit tune "
+              f"server restore {args.path})")
+        return 0
+    if args.what == "restore":
+        server.restore(args.path)
+        print(f"the class's studies restored from {args.path}; workers carry on with them")
+        return 0
     if args.what == "start":
         server.start()
         create_shared(connect(server.url("127.0.0.1")), args.study)
-        print(f"server running on port {args.port}, open to {subnet}; study {args.study!r} ready")
-    elif not server.initialised:
-        raise StorageError(f"no server in {server.folder}: start one with: python -m dlopt_kit tune server start")
+        print(f"server running on port {server.port}, open to {server.subnet}; study {args.study!r} ready")
+    elif args.what == "password":
+        server.reset_password()
+        print("the student login has a new password: the old URL no longer works")
     print("share this line with the class (it holds the password; do not post it outside the room):")
     print(f"export DLOPT_STORAGE='{server.url()}'")
     return 0
@@ -100,6 +124,9 @@ def _worker(args: argparse.Namespace) -> int:
     from dlopt_kit.core.session import setup
     from dlopt_kit.hyperparameter_tuning.search import STOPPED
 
+    if len(args.name) > NAME_WIDTH or not args.name.isprintable():
+        raise ValueError(f"--name={args.name[:NAME_WIDTH + 10]!r} is not allowed: at most {NAME_WIDTH} printable "
+                         "characters, on one line")
     url = storage_url()
     study = join(connect(url, heartbeat=args.heartbeat), args.study)
     budget = study.user_attrs[SETTINGS]["budget"]
@@ -145,12 +172,15 @@ def _finished(study: object) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from dlopt_kit.classroom.study import connect, join, leaderboard, progress, redact, storage_url
+    from dlopt_kit.hyperparameter_tuning.search import fail_stale
 
     url = storage_url()
     study = join(connect(url), args.study)
+    fail_stale(study)  # a trial whose worker died is failed (and queued again) here too, not only by a worker
     counts = progress(study)
     print(f"study {args.study!r} at {redact(url)}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     board = leaderboard(study)
+    board["name"] = [n if len(n) <= NAME_WIDTH else n[:NAME_WIDTH - 1] + "…" for n in board["name"]]
     print(board.to_string(index=False, float_format="{:.4g}".format) if len(board) else "no finished trial yet")
     return 0
 

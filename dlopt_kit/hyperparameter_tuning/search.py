@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -113,6 +114,9 @@ class SearchSpace:
             raise ValueError(f"space[{name!r}]: low={low:g} must be below high={high:g}")
         if kind == "log" and low <= 0:
             raise ValueError(f"space[{name!r}]: low={low:g} must be above 0 on a log scale")
+        if kind == "int" and not (low.is_integer() and high.is_integer()):
+            raise ValueError(f"space[{name!r}]=({kind!r}, {low:g}, {high:g}): an int range needs whole-number ends, "
+                             f"e.g. ({kind!r}, {math.floor(low)}, {math.ceil(high)})")
         for value in (int(low), int(high)) if kind == "int" else (low, high):
             RunConfig(**{name: value})  # both ends must be valid settings
         return Param(name, kind, low, high)
@@ -168,6 +172,7 @@ def make_pruner(name: str, epochs: int) -> optuna.pruners.BasePruner:
     """none, median (after 2 finished trials), sha (successive halving: keep the top third at 1, 3, 9 ... epochs) or
     hyperband (brackets of successive halving from 1 to ``epochs``)."""
     name = checks.choice("pruner", name, PRUNERS)
+    epochs = checks.whole("epochs", epochs, low=1)
     if name == "none":
         return optuna.pruners.NopPruner()
     if name == "median":
@@ -355,8 +360,25 @@ def open_study(name: str, method: str = "tpe", space: SearchSpace | None = None,
     elif isinstance(storage, str):
         storage = make_storage(storage)
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    return optuna.create_study(study_name=name, storage=storage, sampler=sampler,
-                               pruner=make_pruner(pruner, epochs), direction="maximize", load_if_exists=True)
+    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                pruner=make_pruner(pruner, epochs), direction="maximize", load_if_exists=True)
+    wanted = json.loads(json.dumps(space.to_dict()))
+    stored = study.user_attrs.get(SPACE_ATTR)
+    if stored is None:  # a new study (or one stored before the space was recorded): record it
+        study.set_user_attr(SPACE_ATTR, wanted)
+    elif stored != wanted:
+        where = f" in {_where(storage)}" if _where(storage) else ""
+        raise ValueError(f"study {name!r}{where} was searched over {stored}, not {wanted}: resuming it would mix the "
+                         "two spaces; give the study another name (or delete its file to start again)")
+    return study
+
+
+SPACE_ATTR = "search_space"  # the user attribute recording the space a study was searched over
+
+
+def _where(storage: optuna.storages.BaseStorage) -> str:
+    url = getattr(getattr(storage, "_backend", storage), "url", "")
+    return url.replace("sqlite:///", "", 1) if url.startswith("sqlite:///") else ""
 
 
 class _QuietStop(logging.Filter):
@@ -421,17 +443,18 @@ def run_study(study: optuna.Study, objective: Objective, n_trials: int,
     the grid is exhausted or Stop is pressed. Returns how many trials this call ran. A dry run caps ``n_trials`` at
     ``dry_run.TRIALS``."""
     n_trials = dry.trials(checks.whole("trials", n_trials, low=1))
-    before = len(study.trials)
     missing = n_trials - finished(study)
     if missing <= 0:
         return 0
     limit = optuna.study.MaxTrialsCallback(n_trials, states=FINISHED)
     threads = torch.get_num_threads()
+    ran: list[int] = []
     try:
-        optimize(study, objective, n_trials=None if _shared(study) else missing, callbacks=[limit, *callbacks])
+        optimize(study, objective, n_trials=None if _shared(study) else missing, callbacks=[limit, *callbacks],
+                 ran=ran)
     finally:
         torch.set_num_threads(threads)
-    return len(study.trials) - before
+    return len(ran)
 
 
 def _shared(study: optuna.Study) -> bool:
