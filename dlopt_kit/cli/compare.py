@@ -10,11 +10,19 @@ the first, and every other pair is exploratory and Holm-corrected), how many see
 detect 0.5 to 2 points, and writes the validation curves as PNG. ``--test`` adds the kept models' test accuracy and
 gives the verdicts on it: for configs already chosen, read once. ``--store`` keeps every run in the sandbox's SQLite
 store (a name already there gets a suffix, so kept runs stay as they are).
+
+Everything that can be checked is checked before the first run trains, each failure one line ``error: ...`` and exit
+status 2: the recipe files (read, UTF-8, valid YAML/JSON, no key twice, every field), their seeds and schedules
+against their runs' length, ``--primary``, ``--out`` (a folder, made when missing, that can be written; its
+``compare.png`` is replaced) and ``--store`` (an SQLite store of this kit, or a new file). A bad value found while
+training (e.g. a corrupted split that changes a run's length) is one line too, after the recipes already run are kept
+in the store.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -22,11 +30,38 @@ from pathlib import Path
 import pandas as pd
 
 from dlopt_kit.core import paths
+from dlopt_kit.sandbox import engine
 from dlopt_kit.sandbox.engine import verdicts
-from dlopt_kit.sandbox.recipes import RecipeError, diff, load_recipe, same_data
+from dlopt_kit.sandbox.recipes import Recipe, RecipeError, diff, load_recipe, same_data
 from dlopt_kit.sandbox.summary import summary_table
 
 __all__ = ["main"]
+
+PLOT = "compare.png"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".pdf", ".svg")
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` names the folder ``compare.png`` goes in (made when missing; a ``compare.png`` already there is
+    replaced): RecipeError, before anything trains, for a path that is a file, lies under a file, cannot be
+    written, or is named like an image file that does not exist yet (the folder was meant)."""
+    if out.exists() and not out.is_dir():
+        folder = out.with_suffix("") if out.suffix else out.parent / "compare"
+        raise RecipeError(f"--out {out} is a file: --out names the folder {PLOT} is written to; give a folder "
+                          f"(made when missing), e.g. --out {folder}")
+    if not out.exists() and out.suffix.lower() in IMAGE_SUFFIXES:
+        raise RecipeError(f"--out {out}: --out names a folder, and {PLOT} is written inside it; give the folder, "
+                          f"e.g. --out {out.parent}")
+    existing = next(p for p in (out, *out.parents) if p.exists())  # '.' or '/' at the latest
+    if not existing.is_dir():
+        raise RecipeError(f"--out {out}: {existing} is a file, so the folder cannot be made there; choose another "
+                          "folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise RecipeError(f"--out {out}: {existing} is not writable; choose a folder you can write to")
+    plot = out / PLOT
+    if plot.exists() and (plot.is_dir() or not os.access(plot, os.W_OK)):
+        raise RecipeError(f"--out {out}: {plot} is {'a folder' if plot.is_dir() else 'not writable'}, so the plot "
+                          "cannot be written; choose another folder")
 
 
 def _primary(given: list[str] | None, names: list[str]) -> tuple[str, str] | None:
@@ -39,6 +74,24 @@ def _primary(given: list[str] | None, names: list[str]) -> tuple[str, str] | Non
     if given[0] == given[1]:
         raise RecipeError(f"--primary {given[0]!r} {given[1]!r}: name two different recipes")
     return given[0], given[1]
+
+
+def _prepare(recipes: list[Recipe], seeds: list[int], store_path: Path | None) -> tuple:
+    """The shared data, each recipe checked against it (``engine.check_recipe``: seeds, schedule against the run's
+    length) and the store opened (``StoreError`` for a folder or a file that is not a store): everything before
+    the first run trains. ValueError naming what is wrong."""
+    from dlopt_kit.core.device import configure_threads
+
+    configure_threads()  # the notebooks' thread count, so that the CLI and a notebook give the same numbers
+    data = engine.recipe_data(*recipes[0].data_key)
+    for r in recipes:
+        engine.check_recipe(r, seeds)
+    store = None
+    if store_path is not None:
+        from dlopt_kit.sandbox.store import Store
+
+        store = Store(store_path)
+    return data, store
 
 
 def _print_power(table: pd.DataFrame, pair: tuple[str, str], metric: str, at: str) -> None:
@@ -59,7 +112,8 @@ def main(argv: list[str] | None = None) -> int:
                                      description="Compare recipes side by side over seeds.")
     parser.add_argument("recipes", nargs="+", type=Path, help="recipe files (.yaml, .yml or .json)")
     parser.add_argument("--seeds", type=int, help="use seeds 0..N-1 instead of the recipes' own")
-    parser.add_argument("--out", type=Path, default=paths.runs_dir() / "compare", help="folder for compare.png")
+    parser.add_argument("--out", type=Path, default=paths.runs_dir() / "compare",
+                        help="folder for compare.png (made when missing; a compare.png already there is replaced)")
     parser.add_argument("--test", action="store_true",
                         help="also report test accuracy and give the verdicts on it: for configs already chosen on "
                              "validation, read once")
@@ -85,19 +139,16 @@ def main(argv: list[str] | None = None) -> int:
                     raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} list different seeds: "
                                       "give them the same `seeds:` or pass --seeds N")
         primary = _primary(args.primary, names)
-    except RecipeError as exc:
+        _check_out(args.out)
+        data, store = _prepare(recipes, seeds, args.store)
+    except ValueError as exc:  # RecipeError, StoreError, a dataset that cannot load: one line, nothing trained
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
     from tqdm.auto import tqdm
 
-    from dlopt_kit.core.device import configure_threads
     from dlopt_kit.core.plots import plot_comparison
-    from dlopt_kit.sandbox.engine import recipe_data, run_recipe
 
-    configure_threads()  # the notebooks' thread count, so that the CLI and a notebook give the same numbers
-
-    data = recipe_data(*recipes[0].data_key)
     sizes = sorted({r.train_per_class or 0 for r in recipes})
     train = "all" if sizes == [0] else "/".join(str(n) for n in sizes)
     print(f"data: {dataset}, {train} training images per class, {len(data.y_val)}/{len(data.y_test)} validation/test "
@@ -107,24 +158,30 @@ def main(argv: list[str] | None = None) -> int:
         print("what differs:" if len(differs) else "what differs: nothing but the names")
         if len(differs):
             print(differs.to_string())
-    store = None
-    if args.store is not None:
-        from dlopt_kit.sandbox.store import Store
-
-        store = Store(args.store)
-    parts = []
-    with tqdm(total=len(recipes) * len(seeds), desc="runs", unit="run") as bar:
-        for r in recipes:
-            runs = []
-            for seed in seeds:
-                runs.append(run_recipe(r, [seed]))
-                bar.update()
-            parts.append(pd.concat(runs, ignore_index=True))
-            if store is not None:  # kept as each recipe finishes: Ctrl-C keeps the recipes already run
-                kept = store.free_name(r.name)
-                if kept != r.name:
-                    print(f"{r.name!r} is already in {args.store}: kept as {kept!r}")
-                store.add(replace(r, name=kept), parts[-1])
+    parts: list[pd.DataFrame] = []
+    try:
+        with tqdm(total=len(recipes) * len(seeds), desc="runs", unit="run") as bar:
+            for r in recipes:
+                runs = []
+                for seed in seeds:
+                    runs.append(engine.run_recipe(r, [seed]))
+                    bar.update()
+                parts.append(pd.concat(runs, ignore_index=True))
+                if store is not None:  # kept as each recipe finishes: Ctrl-C keeps the recipes already run
+                    kept = store.free_name(r.name)
+                    if kept != r.name:
+                        print(f"{r.name!r} is already in {args.store}: kept as {kept!r}")
+                    store.add(replace(r, name=kept), parts[-1])
+    except ValueError as exc:  # found only while training: say so in one line, and what was kept
+        done = ", ".join(repr(r.name) for r in recipes[:len(parts)])
+        if store is not None and parts:
+            kept = f"the runs of {done} are kept in {args.store}"
+        elif parts:
+            kept = f"the runs of {done} were not kept: pass --store FILE to keep each recipe's runs as it finishes"
+        else:
+            kept = "no recipe had finished"
+        print(f"error: {exc} ({kept})", file=sys.stderr)
+        return 2
     table = pd.concat(parts, ignore_index=True)
     summary = summary_table(table)
     if not args.test:
@@ -141,10 +198,15 @@ def main(argv: list[str] | None = None) -> int:
         for line in verdicts(table, metric, at, primary=primary):
             print("  " + line)
         _print_power(table, primary or (names[1], names[0]), metric, at)
-    args.out.mkdir(parents=True, exist_ok=True)
     fig = plot_comparison(table, "val_acc")
-    path = args.out / "compare.png"
-    fig.savefig(path, dpi=100, bbox_inches="tight")
+    path = args.out / PLOT
+    try:  # checked before training; a folder removed or locked since then is still one line
+        args.out.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=100, bbox_inches="tight")
+    except OSError as exc:
+        where = f"; the runs are kept in {args.store}" if store is not None else ""
+        print(f"error: --out {args.out}: the plot cannot be written ({exc.strerror or exc}){where}", file=sys.stderr)
+        return 2
     print(f"\nplot: {path}")
     if store is not None:
         print(f"kept in: {args.store} ({len(store.runs())} runs)")

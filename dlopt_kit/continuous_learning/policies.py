@@ -89,13 +89,19 @@ class Policy:
                                                                 monitor="val_acc"))
 
     def __post_init__(self) -> None:
-        checks.choice("kind", self.kind, POLICIES)
-        checks.whole("every", self.every, 1)
-        checks.whole("cooldown", self.cooldown, 0)
-        checks.number("replay", self.replay, 0.0, 0.9)
-        checks.whole("window", self.window, 2)
-        checks.whole("after_alarm", self.after_alarm, 0, self.window)
-        checks.whole("offset", self.offset, 0, self.every - 1)
+        self.kind = checks.choice("kind", self.kind, POLICIES)
+        self.every = checks.whole("every", self.every, 1)
+        self.cooldown = checks.whole("cooldown", self.cooldown, 0)
+        self.replay = checks.number("replay", self.replay, 0.0, 0.9)
+        self.window = checks.whole("window", self.window, 2)
+        self.after_alarm = checks.whole("after_alarm", self.after_alarm, 0, self.window)
+        self.offset = checks.whole("offset", self.offset, 0, self.every - 1)
+        if not isinstance(self.config, RunConfig):
+            text = repr(self.config)
+            text = text if len(text) <= 60 else text[:57] + "..."
+            raise ValueError(f"config={text} is a {type(self.config).__name__}, not a RunConfig: pass the retraining "
+                             "settings as RunConfig(...), e.g. config=RunConfig(model='mlp', epochs=3), or "
+                             "RunConfig(**settings) for a dict")
 
 
 def _retrain_data(stream: Stream, batches: list[int], original: Splits, replay: float, seed: int) -> Splits:
@@ -124,6 +130,13 @@ def serve(model: torch.nn.Module, stream: Stream, original: Splits, policy: Poli
     number runs high) when made.
     ``on_batch(t, row)`` is called after each batch; when it returns True the stream stops there, and the rows so far
     and every version are kept (``frame.attrs["ended"]`` says ``stopped by the user`` instead of ``completed``)."""
+    if not isinstance(policy, Policy):
+        raise ValueError(f"policy must be a Policy, e.g. Policy('periodic', every=10); got {policy!r}")
+    if not isinstance(stream, Stream):
+        raise ValueError(f"stream must be a Stream (make_stream's); got {type(stream).__name__}")
+    if not isinstance(original, Splits):
+        raise ValueError(f"original must be the Splits the model trained on; got {type(original).__name__}")
+    seed = checks.whole("seed", seed, 0, 2**32 - 1 - len(stream))  # each retrain's replay draw uses seed + batch
     if policy.kind == "triggered" and monitor is None:
         raise ValueError("policy kind='triggered' needs a monitor (a Threshold or a Detector)")
     model = copy.deepcopy(model)

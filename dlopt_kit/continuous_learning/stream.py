@@ -44,7 +44,9 @@ POOL_SEED = 8
 
 @dataclass(frozen=True)
 class DriftSpec:
-    """What drifts, when and how fast. ``strength`` defaults to the kind's (``DEFAULT_STRENGTH``)."""
+    """What drifts, when and how fast. ``strength`` defaults to the kind's (``DEFAULT_STRENGTH``); ``pair`` is two
+    different class labels from 0 (``make_stream`` refuses one the pool lacks, and an ``onset`` past its last
+    batch)."""
 
     kind: str = "brightness"
     onset: int = 20
@@ -54,13 +56,15 @@ class DriftSpec:
     pair: tuple[int, int] = (7, 5)  # concept drift swaps these classes' labels (Sneaker and Sandal in Fashion-MNIST)
 
     def __post_init__(self) -> None:
-        checks.choice("kind", self.kind, DRIFTS)
-        checks.whole("onset", self.onset, 0)
-        checks.choice("speed", self.speed, SPEEDS)
-        checks.whole("ramp", self.ramp, 1)
+        # each field is checked, then kept as the plain Python value (the spec is frozen: object.__setattr__)
+        plain = {"kind": checks.choice("kind", self.kind, DRIFTS), "onset": checks.whole("onset", self.onset, 0),
+                 "speed": checks.choice("speed", self.speed, SPEEDS), "ramp": checks.whole("ramp", self.ramp, 1)}
         limit = {"brightness": 1.0, "rotation": 180.0, "label_shift": 1.0, "concept": 1.0, "none": 0.0}[self.kind]
         if self.strength is not None:
-            checks.number("strength", self.strength, 0.0, limit)
+            plain["strength"] = checks.number("strength", self.strength, 0.0, limit)
+        plain["pair"] = _class_pair(self.pair)
+        for name, value in plain.items():
+            object.__setattr__(self, name, value)
 
     @property
     def level(self) -> float:
@@ -73,6 +77,19 @@ class DriftSpec:
         if self.speed == "sudden":
             return 1.0
         return min(1.0, (t - self.onset + 1) / self.ramp)
+
+
+def _class_pair(pair: object) -> tuple[int, int]:
+    """``DriftSpec.pair``: two different class labels, whole numbers from 0 (``make_stream`` checks them against the
+    pool's classes)."""
+    if isinstance(pair, (str, bytes, dict)) or not hasattr(pair, "__len__") or len(pair) != 2:
+        raise ValueError(f"pair={pair!r} must be two class labels, e.g. (7, 5): the classes whose labels concept "
+                         "drift swaps")
+    a, b = (checks.whole(f"pair[{i}]", v, 0) for i, v in enumerate(pair))
+    if a == b:
+        raise ValueError(f"pair={pair!r} names class {a} twice: concept drift swaps the labels of two different "
+                         "classes")
+    return a, b
 
 
 @dataclass
@@ -125,14 +142,33 @@ def make_stream(pool: Splits | tuple[torch.Tensor, torch.Tensor], spec: DriftSpe
     later); the pool must then hold enough images of every class. Draw from ``val`` to choose a monitor's threshold,
     from a pool no model has seen (``stream_pool``) to report. A dry run draws a short stream: ``dry_run.BATCHES``
     batches, or as many as reach two batches past the drift's end (``onset + ramp + 2``) where that is more."""
+    if not isinstance(spec, DriftSpec):
+        raise ValueError(f"spec must be a DriftSpec, e.g. DriftSpec('brightness', onset=20); got {spec!r}")
     batches = checks.whole("batches", batches, 1)
+    if spec.kind != "none" and spec.onset >= batches:
+        raise ValueError(f"onset={spec.onset} is beyond the stream: batches={batches} are drawn (0 to {batches - 1}), "
+                         f"so none would drift; choose onset from 0 to {batches - 1} or draw more batches")
     if dry.dry_run():
         batches = min(batches, max(dry.BATCHES, 0 if spec.kind == "none" else spec.onset + spec.ramp + 2))
     batch_size = checks.whole("batch_size", batch_size, 1)
+    seed = checks.whole("seed", seed, 0, 2**32 - 1)
     delay = checks.whole("delay", delay, 0)
     labelled = checks.number("labelled", labelled, 0.0, 1.0)
     split = checks.choice("split", split, ("test", "val"))
-    x_pool, y_pool = (getattr(pool, f"x_{split}"), getattr(pool, f"y_{split}")) if isinstance(pool, Splits) else pool
+    replace = checks.flag("replace", replace)
+    if isinstance(pool, Splits):
+        x_pool, y_pool = getattr(pool, f"x_{split}"), getattr(pool, f"y_{split}")
+    elif isinstance(pool, (tuple, list)) and len(pool) == 2:
+        x_pool, y_pool = pool
+    else:
+        raise ValueError(f"pool must be a Splits or (x, y), images and their labels (e.g. stream_pool's); got "
+                         f"{type(pool).__name__}")
+    x_pool = checks.tensor("pool's images", x_pool, floating=True)
+    y_pool = checks.tensor("pool's labels", y_pool, ndim=1, floating=False)
+    if len(x_pool) != len(y_pool):
+        raise ValueError(f"pool has {len(x_pool)} images but {len(y_pool)} labels: they must match")
+    if int(y_pool.min()) < 0:
+        raise ValueError(f"pool's labels go down to {int(y_pool.min())}: class labels are whole numbers from 0")
     classes = int(y_pool.max()) + 1
     if spec.kind == "concept" and max(spec.pair) >= classes:
         raise ValueError(f"pair={spec.pair} names a class the pool lacks: it has classes 0 to {classes - 1}")
@@ -166,6 +202,9 @@ def unused_training(name: str, train_per_class: int | None) -> tuple[torch.Tenso
     """The training split's examples that ``load_splits(name, train_per_class)`` leaves out (``None``: none left),
     as tensors: a pool of data the budget's models never saw, distinct from its validation and test splits. Empty
     where the budget uses the whole training split (``full``): ``stream_pool`` then holds a pool out instead."""
+    if name not in data.STORED:
+        raise ValueError(f"dataset {name!r} is not allowed here: choose one of {', '.join(data.STORED)}")
+    train_per_class = data.per_class_count("train_per_class", train_per_class)
     left = np.setdiff1d(np.arange(len(data.raw_labels(name))), data.train_indices(name, train_per_class))
     return data.training_examples(name, left)
 
@@ -180,6 +219,9 @@ def stream_pool(splits: Splits, train_per_class: int | None,
     (``unused_training``) and ``splits`` comes back unchanged. Where it does not (``full`` uses the whole split), a
     seeded draw of ``per_class`` images of each class is held out of ``splits``' training split as the pool, and the
     splits come back without them (validation and test unchanged)."""
+    if not isinstance(splits, Splits):
+        raise ValueError(f"splits must be a Splits (load_splits' result); got {type(splits).__name__}")
+    train_per_class = data.per_class_count("train_per_class", train_per_class)
     per_class = checks.whole("per_class", per_class, 1)
     x_pool, y_pool = unused_training(splits.name, train_per_class)
     if np.bincount(y_pool.numpy(), minlength=splits.num_classes).min() >= per_class:

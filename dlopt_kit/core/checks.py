@@ -23,6 +23,20 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
 
 
+def _is_finite(value: Any) -> bool:
+    """Whether a number is finite (a whole number too large for a float, such as 10**400 from a file, is not)."""
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _shown(name: Any) -> str:
+    """A name as a message shows it: as written when it is printable text, else quoted (an empty, multi-line or
+    non-text key from a file keeps the message one line)."""
+    return name if isinstance(name, str) and name and name.isprintable() else repr(name)
+
+
 def whole(name: str, value: Any, low: int, high: int | None = None) -> int:
     """A whole number from ``low`` to ``high`` (no upper bound when None)."""
     allowed = f"{low} to {high}" if high is not None else f"at least {low}"
@@ -36,7 +50,7 @@ def whole(name: str, value: Any, low: int, high: int | None = None) -> int:
 
 def finite(name: str, value: Any) -> float:
     """Any finite number (a number box; the config says the range)."""
-    if not _is_number(value) or not math.isfinite(float(value)):
+    if not _is_number(value) or not _is_finite(value):
         raise ValueError(f"{name}={value!r} must be a finite number")
     return float(value)
 
@@ -56,7 +70,7 @@ def number(name: str, value: Any, low: float, high: float, *, low_open: bool = F
     else:
         allowed = f"{low:g} to {high:g}"
         expected = f"a number from {allowed}"
-    if not _is_number(value) or not math.isfinite(float(value)):
+    if not _is_number(value) or not _is_finite(value):
         raise ValueError(f"{name}={value!r} must be {expected}")
     plain = float(value)
     if (plain <= low if low_open else plain < low) or (plain >= high if high_open else plain > high):
@@ -80,7 +94,7 @@ def flag(name: str, value: Any) -> bool:
 
 def known_names(what: str, given: Iterable[str], allowed: Sequence[str]) -> None:
     """Refuse names that are not among ``allowed`` (unknown keyword arguments, misspelt settings)."""
-    unknown = sorted(set(given) - set(allowed))
+    unknown = sorted({_shown(n) for n in set(given) - set(allowed)})
     if unknown:
         raise ValueError(f"unknown {what} {', '.join(unknown)}: allowed are {', '.join(allowed)}")
 

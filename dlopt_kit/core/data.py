@@ -223,7 +223,19 @@ def load_arrays(name: str) -> dict[str, np.ndarray]:
                                "(truncated or changed). Run `make setup` to rebuild them.")
         _VERIFIED.add(name)
     files = load_catalog()[name]["files"]
-    return {Path(f).stem: np.load(cache_dir(name) / f, allow_pickle=False) for f in files}
+    return {Path(f).stem: _load_npy(name, cache_dir(name) / f) for f in files}
+
+
+def _load_npy(name: str, path: Path) -> np.ndarray:
+    """One prepared file, or ``DatasetError`` naming it and the fix where it cannot be read (changed on disk since
+    its checksum was verified)."""
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        _VERIFIED.discard(name)
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DatasetError(f"the prepared file {path} of {name!r} cannot be read ({reason}): it is damaged; run "
+                           "`make setup` to rebuild it") from None
 
 
 # ---------------------------------------------------------------- splits
@@ -312,6 +324,17 @@ def _as_tensor(x: np.ndarray, name: str) -> torch.Tensor:
     return torch.from_numpy(x.astype(np.float32))
 
 
+def per_class_count(name: str, value: int | None) -> int | None:
+    """An examples-per-class argument (``train_per_class`` and the like): ``None`` (all of them) or a whole number
+    from 1; anything else raises ``ValueError`` naming ``name``."""
+    if value is None:
+        return None
+    try:
+        return checks.whole(name, value, 1)
+    except ValueError as exc:
+        raise ValueError(f"{exc}, or None for all") from None
+
+
 def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
                 eval_per_class: int | None = None, device: torch.device | str | None = None,
                 val_per_class: int | None = None,
@@ -327,13 +350,9 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
     known = (*STORED, *SYNTHETIC)
     if name not in known:
         raise ValueError(f"dataset {name!r} is not allowed: choose one of {', '.join(known)}")
-    try:
-        train_per_class, eval_per_class, val_per_class = (
-            None if v is None else checks.whole(arg, v, 1)
-            for arg, v in (("train_per_class", train_per_class), ("eval_per_class", eval_per_class),
-                           ("val_per_class", val_per_class)))
-    except ValueError as exc:
-        raise ValueError(f"{exc}, or None for all") from None
+    train_per_class, eval_per_class, val_per_class = (
+        per_class_count(arg, v) for arg, v in (("train_per_class", train_per_class),
+                                               ("eval_per_class", eval_per_class), ("val_per_class", val_per_class)))
     if name in SYNTHETIC:
         x, y = make_synthetic(name, n=3000, seed=SPLIT_SEED)
         x_tr, x_rest, y_tr, y_rest = _stratified(x, y, 0.3)
@@ -363,6 +382,7 @@ def train_indices(name: str, train_per_class: int | None) -> np.ndarray:
     """The rows of ``name``'s training split that ``load_splits(name, train_per_class)`` keeps (all at ``None``)."""
     if name not in STORED:
         raise ValueError(f"dataset {name!r} is not allowed here: choose one of {', '.join(STORED)}")
+    train_per_class = per_class_count("train_per_class", train_per_class)
     y_tr = _raw_splits(name)[1]
     return _per_class(y_tr, train_per_class, np.random.default_rng(SPLIT_SEED))  # load_splits' first draw
 

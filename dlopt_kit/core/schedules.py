@@ -132,11 +132,53 @@ class Schedule:
     def __deepcopy__(self, memo: dict) -> Schedule:  # immutable: dataclasses.asdict may share it
         return self
 
+    # ------------------------------------------------------------ fitting the run
+    def check_run(self, epochs: int, steps_per_epoch: int | None = None) -> None:
+        """Refuse, naming the parameter, its value and the run's length, a schedule that a run of ``epochs`` epochs
+        (of ``steps_per_epoch`` steps, where known) cannot carry out: a ``step`` drop later than the run's last
+        epoch (the lr never drops), a ``cyclic`` rise of half a cycle as long as the run (the lr never reaches
+        ``lr``, no cycle happens), a ``cosine`` warm-up that fills the run (the lr creeps up from lr / warm-up steps,
+        e.g. 4e-07 from 1e-3, and never anneals) and a ``onecycle`` warm-up of one step or less (the lr never rises:
+        the run trains near its last lr, lr / div_factor / final_div_factor). ``build`` checks it; a recipe checks
+        the epochs when it is loaded. A step drop exactly at the end of the run (``step_size == epochs``) is allowed:
+        it is how a step schedule's shape is shown over a short run."""
+        epochs = checks.whole("epochs", epochs, 1)
+        steps = None if steps_per_epoch is None else checks.whole("steps_per_epoch", steps_per_epoch, 1)
+        p, name = self.params, f"schedule {self.kind}"
+        run = _count(epochs, "epoch") + ("" if steps is None else f" x {_count(steps, 'step')} = "
+                                                                 f"{_count(epochs * steps, 'step')}")
+        if self.kind == "step" and p["step_size"] > epochs:
+            raise ValueError(f"{name} step_size={p['step_size']} is longer than the run ({run}): the lr would never "
+                             f"drop; use a step_size of at most {epochs} (drops every step_size epochs) or more epochs")
+        if self.kind == "cyclic":
+            rise = p["cycle_epochs"] / 2
+            if rise >= epochs if steps is None else max(1, round(rise * steps)) >= epochs * steps:
+                raise ValueError(f"{name} cycle_epochs={p['cycle_epochs']:g} is too long for the run ({run}): the lr "
+                                 f"rises for half a cycle ({_count(rise, 'epoch')}) and would never reach lr, so no "
+                                 f"cycle happens; use cycle_epochs below {2 * epochs:g} (e.g. {min(2.0, epochs):g}) "
+                                 "or more epochs")
+        warmup = p.get("warmup_epochs", 0)
+        if self.kind == "cosine" and warmup > 0 and (
+                warmup >= epochs if steps is None else round(warmup * steps) >= epochs * steps - 1):
+            raise ValueError(f"{name} warmup_epochs={warmup:g} fills the run ({run}): the lr would creep up from lr / "
+                             "warm-up steps for the whole run and never anneal; use warmup_epochs below "
+                             f"{epochs:g} (e.g. {min(1.0, epochs / 5):g}) or more epochs")
+        if self.kind == "onecycle" and steps is not None and p["pct_start"] * epochs * steps <= 1:
+            total = epochs * steps
+            fix = (f"raise pct_start above {1 / total:.3g}, or " if total > 1 else "") + "train more epochs or use " \
+                "a smaller batch_size"
+            raise ValueError(f"{name} pct_start={p['pct_start']:g} gives a warm-up of "
+                             f"{_count(p['pct_start'] * total, 'step')} in the run ({run}): one-cycle needs a warm-up "
+                             "of more than one step, or the lr never rises to lr and the run trains near its last lr "
+                             f"(lr / {p['div_factor'] * p['final_div_factor']:g}); {fix}")
+
     # ------------------------------------------------------------ building the scheduler
     def build(self, optimizer: torch.optim.Optimizer, epochs: int,
               steps_per_epoch: int) -> lr_scheduler.LRScheduler | None:
         """The PyTorch scheduler for a run of ``epochs`` x ``steps_per_epoch`` steps whose peak lr is the optimizer's
-        current lr (None for ``constant``). Step it after every batch when ``per_batch``, else after every epoch."""
+        current lr (None for ``constant``). Step it after every batch when ``per_batch``, else after every epoch.
+        A schedule the run cannot carry out is refused first (``check_run``)."""
+        self.check_run(epochs, steps_per_epoch)
         p = self.params
         total = epochs * steps_per_epoch
         peak = optimizer.param_groups[0]["lr"]
@@ -182,6 +224,11 @@ def lr_curve(schedule: Schedule | str, lr: float, epochs: int, steps_per_epoch: 
         if scheduler is not None and (schedule.per_batch or (step + 1) % steps_per_epoch == 0):
             scheduler.step()
     return out
+
+
+def _count(n: float, unit: str) -> str:
+    """``3 epochs``, ``1 step``, ``0.9 steps``."""
+    return f"{n if isinstance(n, int) else f'{n:.3g}'} {unit}{'' if n == 1 else 's'}"
 
 
 def _rebuild(kind: str, params: dict[str, Any]) -> Schedule:

@@ -8,6 +8,7 @@ threshold-free ROC AUC and average precision.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import numpy as np
@@ -15,6 +16,7 @@ import torch
 from scipy import stats
 from sklearn import metrics as skm
 
+from dlopt_kit.core import checks
 from dlopt_kit.core.data import Splits
 from dlopt_kit.core.training import FitResult, predict_proba
 from dlopt_kit.evaluation_metrics.metrics import AVERAGES, best_threshold, threshold_metrics
@@ -87,9 +89,9 @@ def at_prevalence(y_true, scores, share: float, seed: int = 0) -> tuple[np.ndarr
     """The same labelled scores resampled so that positives make up ``share`` of them: keep every positive and
     subsample the negatives, or the reverse when there are too few negatives. Notebook 07 uses it to show that ROC
     AUC barely moves with the share of positives while average precision falls with it."""
+    share = checks.number("share", share, 0.0, 1.0, low_open=True, high_open=True)
+    seed = checks.whole("seed", seed, 0, 2**32 - 1)
     y, s = np.asarray(y_true).astype(int), np.asarray(scores, dtype=np.float64)
-    if not 0.0 < share < 1.0:
-        raise ValueError(f"share={share!r} is out of range: allowed is (0, 1)")
     if len(y) != len(s):
         raise ValueError(f"y_true has {len(y)} labels but scores has {len(s)}: they must match")
     pos, neg = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
@@ -105,19 +107,54 @@ def at_prevalence(y_true, scores, share: float, seed: int = 0) -> tuple[np.ndarr
     return y[keep], s[keep]
 
 
+def _reachable(splits: Splits, c: int, share: float) -> None:
+    """Refuse a ``share`` that ``one_vs_rest`` cannot reach in some non-empty split: it keeps at least one positive
+    (the lowest share is ``1 / (negatives + 1)``) and at least one negative (the highest ``positives / (positives +
+    1)``)."""
+    low, high, where = 0.0, 1.0, {}
+    for split in ("train", "val", "test"):
+        y = getattr(splits, f"y_{split}")
+        if len(y) == 0:
+            continue
+        positives = int((y == c).sum())
+        negatives = len(y) - positives
+        if positives == 0 or negatives == 0:
+            what = "image of" if positives == 0 else "image that is not"
+            raise ValueError(f"share={share!r} cannot be reached: the {split} split has no {what} "
+                             f"{splits.classes[c]}; choose a positive class every split holds, or share=None")
+        if 1 / (negatives + 1) > low:
+            low, where["low"] = 1 / (negatives + 1), (split, negatives)
+        if positives / (positives + 1) < high:
+            high, where["high"] = positives / (positives + 1), (split, positives)
+    if share < low or share > high:
+        lowest, highest = math.ceil(low * 1e4) / 1e4, math.floor(high * 1e4) / 1e4
+        split, count = where["low"] if share < low else where["high"]
+        why = (f"one positive among the {count} negatives of the {split} split is already {low:.4g}" if share < low
+               else f"the {split} split's {count} positives with one negative are at most {high:.4g}")
+        raise ValueError(f"share={share!r} cannot be reached ({why}): allowed is {lowest:g} to {highest:g} here")
+
+
 def one_vs_rest(splits: Splits, positive: str, share: float | None = None, seed: int = 0) -> Splits:
     """A binary task from a multi-class one: ``positive`` (label 1) against every other class (label 0).
 
     With ``share`` each split is resampled (seeded) so that positives make up that fraction of it: below the
     class's natural share the positives are subsampled (``share=0.05`` gives the 95/5 imbalance of notebook 07),
-    above it the negatives are, so that every share in (0, 1) is reached, not capped at the natural one.
+    above it the negatives are, so that every share in (0, 1) is reached, not capped at the natural one. Both ends
+    are bounded by the counts: at least one positive and one negative stay in each split, so a share below
+    ``1 / (negatives + 1)`` or above ``positives / (positives + 1)`` of some split cannot be reached and is refused
+    (naming the range that can).
     """
-    if positive not in splits.classes:
+    if not isinstance(splits, Splits):
+        raise ValueError(f"splits must be a Splits (load_splits' result); got {type(splits).__name__}")
+    if not isinstance(positive, str) or positive not in splits.classes:
         raise ValueError(f"positive={positive!r} is not a class of {splits.name}: choose one of "
                          f"{', '.join(splits.classes)}")
-    if share is not None and not 0.0 < share < 1.0:
-        raise ValueError(f"share={share!r} is out of range: allowed is (0, 1)")
+    if share is not None:
+        share = checks.number("share", share, 0.0, 1.0, low_open=True, high_open=True)
+    seed = checks.whole("seed", seed, 0, 2**32 - 1)
     c = splits.classes.index(positive)
+    if share is not None:
+        _reachable(splits, c, share)
     generator = torch.Generator().manual_seed(seed)
     parts = {}
     for split in ("train", "val", "test"):

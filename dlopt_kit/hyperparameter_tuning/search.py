@@ -29,6 +29,7 @@ import optuna
 import pandas as pd
 import torch
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 from dlopt_kit.core import checks, paths
 from dlopt_kit.core import dry_run as dry
@@ -154,6 +155,7 @@ def make_sampler(method: str, space: SearchSpace, seed: int = 0, grid_points: in
     seeded random order), random, qmc (scrambled Sobol), tpe or gp (the Bayesian ones start with ``startup``
     random trials)."""
     method = checks.choice("method", method, METHODS)
+    seed = None if seed is None else checks.whole("seed", seed, 0, 2**32 - 1)
     if method == "grid":
         return optuna.samplers.GridSampler(space.grid(grid_points), seed=seed)
     if method == "random":
@@ -353,15 +355,21 @@ def open_study(name: str, method: str = "tpe", space: SearchSpace | None = None,
     if space is None:
         raise ValueError("open_study needs a SearchSpace")
     sampler = make_sampler(method, space, seed, grid_points)
-    if storage is None:
-        storage = make_storage(storage_url(name))
-    elif storage == "memory":
-        storage = optuna.storages.InMemoryStorage()
-    elif isinstance(storage, str):
-        storage = make_storage(storage)
+    try:
+        if storage is None:
+            storage = make_storage(storage_url(name))
+        elif storage == "memory":
+            storage = optuna.storages.InMemoryStorage()
+        elif isinstance(storage, str):
+            storage = make_storage(storage)
+    except SQLAlchemyError as exc:
+        raise ValueError(_damaged(storage or storage_url(name), exc)) from None
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
-                                pruner=make_pruner(pruner, epochs), direction="maximize", load_if_exists=True)
+    try:
+        study = optuna.create_study(study_name=name, storage=storage, sampler=sampler,
+                                    pruner=make_pruner(pruner, epochs), direction="maximize", load_if_exists=True)
+    except SQLAlchemyError as exc:
+        raise ValueError(_damaged(storage, exc)) from None
     wanted = json.loads(json.dumps(space.to_dict()))
     stored = study.user_attrs.get(SPACE_ATTR)
     if stored is None:  # a new study (or one stored before the space was recorded): record it
@@ -371,6 +379,17 @@ def open_study(name: str, method: str = "tpe", space: SearchSpace | None = None,
         raise ValueError(f"study {name!r}{where} was searched over {stored}, not {wanted}: resuming it would mix the "
                          "two spaces; give the study another name (or delete its file to start again)")
     return study
+
+
+def _damaged(storage: Any, exc: Exception) -> str:
+    """One line for a study file SQLite cannot read: which file, the database's words, and the way out."""
+    url = storage if isinstance(storage, str) else getattr(getattr(storage, "_backend", storage), "url", "")
+    reason = str(getattr(exc, "orig", exc)).strip().splitlines()[:1] or [type(exc).__name__]
+    if not url.startswith("sqlite:///"):
+        return f"cannot open the study's storage: {reason[0]}"
+    path = url.replace("sqlite:///", "", 1)
+    return (f"the study file {path} cannot be read ({reason[0]}): it is damaged or not a study; delete it to start "
+            "the study again (its trials are lost), or open it with another name")
 
 
 SPACE_ATTR = "search_space"  # the user attribute recording the space a study was searched over
@@ -524,6 +543,9 @@ def epochs_spent(table: pd.DataFrame) -> pd.Series:
 def best_config(study_or_table: optuna.Study | pd.DataFrame, base: RunConfig, space: SearchSpace) -> RunConfig:
     """``base`` with the parameters of the trial with the best validation accuracy."""
     table = trials_table(study_or_table) if isinstance(study_or_table, optuna.Study) else study_or_table
+    if "value" not in table or table["value"].isna().all():
+        raise ValueError("the study has no completed trial yet, so no best config: run it first (run_study), or "
+                         "check that its trials did not all fail or get pruned")
     row = table.loc[table["value"].idxmax()]
     return base.replace(**{name: _plain(row[name]) for name in space.params})
 

@@ -15,6 +15,7 @@ from functools import lru_cache
 
 import pandas as pd
 
+from dlopt_kit.core import checks
 from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.bootstrap import correct
 from dlopt_kit.core.claims import per_seed
@@ -23,7 +24,7 @@ from dlopt_kit.core.corruptions import corrupt
 from dlopt_kit.core.data import Splits, load_splits
 from dlopt_kit.core.processes import run_tasks
 from dlopt_kit.core.training import fit_quietly
-from dlopt_kit.sandbox.recipes import Recipe
+from dlopt_kit.sandbox.recipes import Recipe, RecipeError
 from dlopt_kit.sandbox.statistics import RECORD_COLUMNS, compare_pair, holm, verdict_line
 
 
@@ -33,6 +34,25 @@ def recipe_data(dataset: str, train_per_class: int | None, eval_per_class: int |
     return load_splits(dataset, train_per_class, eval_per_class)
 
 
+def check_recipe(recipe: Recipe, seeds: Sequence[int] | None = None) -> list[int]:
+    """What a recipe's runs can be checked for before any trains: its seeds (``seeds``, else its own; distinct
+    whole numbers from 0 to 2**32 - 1) and its schedule against the length of its runs in steps (``Schedule
+    .check_run``: its epochs, and its first seed's training split in batches of its batch size). Returns the seeds
+    (the first two in a dry run); ``RecipeError`` naming the recipe and the field otherwise."""
+    try:
+        checked = checks.seeds("seeds", recipe.seeds if seeds is None else seeds)
+    except ValueError as exc:
+        raise RecipeError(f"recipe {recipe.name!r}: {exc}") from None
+    try:
+        n, config = len(_seed_data(recipe, checked[0]).y_train), recipe.config
+        lonely_last = config.batch_norm and n % config.batch_size == 1  # left out, as ``train_batcher`` does
+        steps = max(1, n // config.batch_size if lonely_last else -(-n // config.batch_size))
+        config.schedule.check_run(config.epochs, steps)
+    except ValueError as exc:
+        raise RecipeError(f"recipe {recipe.name!r}: config: {exc}") from None
+    return dry.seeds(checked)
+
+
 def run_recipe(recipe: Recipe, seeds: Sequence[int] | None = None, callbacks: Sequence = (),
                should_stop: Callable[[], bool] = lambda: False) -> pd.DataFrame:
     """Train ``recipe`` with each of ``seeds`` (default: the recipe's own); ``compare``'s table with ``config`` set
@@ -40,9 +60,10 @@ def run_recipe(recipe: Recipe, seeds: Sequence[int] | None = None, callbacks: Se
     the validation and test images (one boolean array per run, on each of its rows), which ``verdicts`` and the
     store use. ``callbacks`` go to every ``fit``; once ``should_stop()`` is true no further seed starts (the run in
     progress ends through a callback, e.g. ``StopOnEvent``), and the seeds already run are kept. A dry run trains
-    the first two seeds only."""
+    the first two seeds only. A bad seed or a schedule the runs cannot carry out is refused before the first run
+    (``check_recipe``)."""
     parts = []
-    for seed in dry.seeds(recipe.seeds if seeds is None else seeds):
+    for seed in check_recipe(recipe, seeds):
         if should_stop():
             break
         data = _seed_data(recipe, seed)
@@ -56,8 +77,10 @@ def run_recipe(recipe: Recipe, seeds: Sequence[int] | None = None, callbacks: Se
 def run_recipes(recipes: Sequence[Recipe], seeds: Sequence[int] | None = None) -> list[pd.DataFrame]:
     """``run_recipe`` for each of ``recipes``, with every (recipe, seed) run trained at once in worker processes
     where the CPU has cores to spare (``core.processes``: the same numbers as ``run_recipe``, one after another on a
-    GPU or in a dry run). One table per recipe, in order."""
-    runs = [(recipe, seed) for recipe in recipes for seed in dry.seeds(recipe.seeds if seeds is None else seeds)]
+    GPU or in a dry run). One table per recipe, in order; every recipe is checked (``check_recipe``) before any
+    trains."""
+    checked = [check_recipe(recipe, seeds) for recipe in recipes]
+    runs = [(recipe, seed) for recipe, own in zip(recipes, checked, strict=True) for seed in own]
     datas = [_seed_data(recipe, seed) for recipe, seed in runs]
     results = run_tasks(fit_quietly, [(recipe.config.replace(seed=seed), data)
                                       for (recipe, seed), data in zip(runs, datas, strict=True)])

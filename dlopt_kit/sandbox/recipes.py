@@ -20,8 +20,10 @@ which layout wrote it; this kit reads version 1 and says why it cannot read any 
 from __future__ import annotations
 
 import json
+import numbers
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,10 @@ SUFFIXES = (".yaml", ".yml", ".json")
 
 class RecipeError(ValueError):
     """A recipe that cannot be read or run: the message names the file and the field."""
+
+
+class _DuplicateKey(Exception):
+    """A key written twice in one mapping of a recipe file (YAML and JSON would keep the last value silently)."""
 
 
 @dataclass(frozen=True)
@@ -102,7 +108,9 @@ def _config(fields: Any, where: str) -> RunConfig:
             raise RecipeError(f"{where}: config.augment: {exc}") from None
     try:
         checks.known_names("config setting(s)", fields, list(RunConfig.__dataclass_fields__))
-        return RunConfig(**fields)
+        config = RunConfig(**fields)
+        config.schedule.check_run(config.epochs)  # a schedule longer than the run, refused before anything trains
+        return config
     except (TypeError, ValueError) as exc:
         raise RecipeError(f"{where}: config: {exc}") from None
 
@@ -110,12 +118,14 @@ def _config(fields: Any, where: str) -> RunConfig:
 def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
     """A ``Recipe`` from the file's mapping, validated; ``where`` (the path) starts every message."""
     if not isinstance(data, Mapping):
-        raise RecipeError(f"{where}: a recipe is a mapping of {', '.join(KEYS)}; got {type(data).__name__}")
+        got = "nothing (null)" if data is None else f"{type(data).__name__} {_short(data)}"
+        raise RecipeError(f"{where}: a recipe is a mapping of {', '.join(KEYS)}; got {got}")
     version = data.get("version")
     if version is None:
         raise RecipeError(f"{where}: version is missing: add `version: {VERSION}` (the layout this kit reads)")
-    if not isinstance(version, int) or isinstance(version, bool):
+    if not isinstance(version, numbers.Integral) or isinstance(version, bool):
         raise RecipeError(f"{where}: version={version!r} must be a whole number; this kit reads version {VERSION}")
+    version = int(version)
     if version > VERSION:
         raise RecipeError(f"{where}: version {version} was written by a newer dlopt-kit; this one reads version "
                           f"{VERSION}: update the kit (git pull, make setup) or ask for a version-{VERSION} recipe")
@@ -127,8 +137,9 @@ def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
     except ValueError as exc:
         raise RecipeError(f"{where}: {exc}") from None
     name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise RecipeError(f"{where}: name={name!r} must be a short text naming the recipe, e.g. `name: dropout 0.3`")
+    if not isinstance(name, str) or not name.strip() or not name.strip().isprintable():
+        raise RecipeError(f"{where}: name={name!r} must be a short text naming the recipe, on one line, e.g. "
+                          "`name: dropout 0.3`")
     dataset = data.get("dataset", "fashion_mnist")
     try:
         checks.choice("dataset", dataset, (*STORED, *SYNTHETIC))
@@ -152,25 +163,88 @@ def _corruption(value: Any) -> tuple[str, float] | None:
     return kind, checks.number("corruption.rate", value["rate"], 0.0, 1.0, high_open=kind != "thin_class")
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= limit else shown[: limit - 3] + "..."
+
+
+@lru_cache(maxsize=1)
+def _yaml_loader() -> type:
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping (merge keys, ``<<: *base``, may still
+    be overridden)."""
+    import yaml
+
+    class UniqueKeyLoader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+            seen: dict[Any, str] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # a complex key is left to SafeLoader, which refuses unhashable ones
+                key = self.construct_object(key_node)
+                mark = key_node.start_mark
+                at = f"line {mark.line + 1} column {mark.column + 1}"
+                if key in seen:
+                    raise _DuplicateKey(f"key {_short(key)} appears twice in one mapping (at {seen[key]} and {at}): "
+                                        "YAML would silently keep the last value; keep one")
+                seen[key] = at
+            return super().construct_mapping(node, deep)
+
+    return UniqueKeyLoader
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``'s ``object_pairs_hook``: a dict, refusing a key written twice in one object."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(f"key {_short(key)} appears twice in one object: JSON would silently keep the last "
+                                "value; keep one")
+        out[key] = value
+    return out
+
+
+def _syntax_error(exc: Exception) -> str:
+    """One line for a YAML or JSON syntax error: the problem and where it is."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem and mark is not None:
+        text = f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    else:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return " ".join(text.split())
+
+
 def load_recipe(path: str | Path) -> Recipe:
-    """Read and validate the recipe at ``path`` (YAML or JSON, by its suffix)."""
+    """Read and validate the recipe at ``path`` (YAML or JSON, by its suffix, in UTF-8): a file that cannot be
+    read, is not UTF-8 text, is empty, is not valid YAML or JSON, or writes a key twice is refused by name, as is
+    a bad field (``recipe_from_dict``)."""
     path = Path(path)
     if path.suffix not in SUFFIXES:
         raise RecipeError(f"{path}: a recipe file ends in {', '.join(SUFFIXES)}")
+    kind = "JSON" if path.suffix == ".json" else "YAML"
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as exc:
         raise RecipeError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark, as some editors write, is fine
+    except UnicodeDecodeError as exc:
+        raise RecipeError(f"{path}: not UTF-8 text (byte 0x{raw[exc.start]:02x} at position {exc.start}): a "
+                          f"recipe is a {kind} text file; save it as UTF-8") from None
+    try:
         if path.suffix == ".json":
-            data = json.loads(text)
+            data = json.loads(text, object_pairs_hook=_unique_pairs) if text.strip() else None
         else:
             import yaml
 
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=_yaml_loader())  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise RecipeError(f"{path}: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - yaml and json raise their own error types
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise RecipeError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({first})") from None
+        raise RecipeError(f"{path}: not valid {kind} ({_syntax_error(exc)})") from None
+    if data is None:
+        what = "is empty" if not text.strip() else "holds no value (only comments or null)"
+        raise RecipeError(f"{path}: the recipe {what}: expected a mapping with {', '.join(KEYS)}, at least "
+                          f"`version: {VERSION}` and `name: ...`")
     return recipe_from_dict(data, str(path))
 
 
