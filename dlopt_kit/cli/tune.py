@@ -181,7 +181,8 @@ def _status(args: argparse.Namespace) -> int:
     print(f"study {args.study!r} at {redact(url)}: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n))
     board = leaderboard(study)
     board["name"] = [n if len(n) <= NAME_WIDTH else n[:NAME_WIDTH - 1] + "…" for n in board["name"]]
-    print(board.to_string(index=False, float_format="{:.4g}".format) if len(board) else "no finished trial yet")
+    print(board.to_string(index=False, float_format="{:.4g}".format, na_rep="-") if len(board)
+          else "no finished trial yet")
     return 0
 
 
