@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from dlopt_kit.core import checks
-from dlopt_kit.core.data import DatasetError, Splits
+from dlopt_kit.core.data import DatasetError, Splits, sha256
 from dlopt_kit.core.regularize import param_groups
 
 MODES = ("scratch", "probe", "last", "full")
@@ -243,14 +243,6 @@ def _checksum_file(path: Path) -> Path:
     return path.with_suffix(".sha256")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def read_features(path: Path | str, data: Splits | None = None) -> Splits:
     """The features stored at ``path``, checked: against the sha256 recorded when they were written (where one
     was), as a loadable file of features with as many rows as labels, and, with ``data``, holding ``data``'s labels
@@ -262,7 +254,7 @@ def read_features(path: Path | str, data: Splits | None = None) -> Splits:
 
     recorded = _checksum_file(path)
     if recorded.is_file():
-        expected, actual = recorded.read_text().strip(), _sha256(path)
+        expected, actual = recorded.read_text().strip(), sha256(path)
         if actual != expected:
             raise damaged(f"sha256 {actual[:12]}..., recorded {expected[:12]}... when written: truncated or changed")
     try:
@@ -298,14 +290,14 @@ def record_checksum(path: Path | str) -> None:
     """Record the sha256 of the features file ``path`` beside it (``.sha256``), as ``backbone_features`` does when
     it writes one: for a file written before checksums were recorded, once it has been read back whole."""
     path = Path(path)
-    _checksum_file(path).write_text(_sha256(path) + "\n")
+    _checksum_file(path).write_text(sha256(path) + "\n")
 
 
 def _write_features(features: Splits, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     torch.save(vars(features), tmp)
-    digest = _sha256(tmp)
+    digest = sha256(tmp)
     tmp.replace(path)
     _checksum_file(path).write_text(digest + "\n")
 
