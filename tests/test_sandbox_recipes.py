@@ -107,6 +107,8 @@ def test_compare_runs_recipes_prints_verdicts_and_writes_the_plot(tmp_path, caps
     assert main(["compare", str(a), "--seeds", "1", "--out", str(tmp_path / "one")]) == 0
     out = capsys.readouterr().out
     assert "| seeds: 0\n" in out and " vs " not in out  # one recipe, one seed: a table, no verdict
+    assert main(["compare", str(a), str(b), "--seeds", "1", "--out", str(tmp_path / "two")]) == 2
+    assert "comparing recipes needs at least 2 seeds" in capsys.readouterr().err  # refused before training
 
 
 @pytest.mark.parametrize("case, message", [

@@ -11,6 +11,12 @@ detect 0.5 to 2 points, and writes the validation curves as PNG. ``--test`` adds
 gives the verdicts on it: for configs already chosen, read once. ``--store`` keeps every run in the sandbox's SQLite
 store (a name already there gets a suffix, so kept runs stay as they are).
 
+A recipe may name a data file of yours instead of a kit dataset (``dataset: my_table.csv``, read against the recipe
+file's folder; ``core.own_data`` says what a ``.csv`` or ``.npz`` holds): it is checked before anything trains (a
+bad file is one line naming the file, the field and what is allowed), split with the kit's fixed splits, and the
+data line names it with the start of its sha256. A model that cannot read the data (a CNN on features) is refused
+the same way.
+
 Everything that can be checked is checked before the first run trains, each failure one line ``error: ...`` and exit
 status 2: the recipe files (read, UTF-8, valid YAML/JSON, no key twice, every field), their seeds and schedules
 against their runs' length, ``--primary``, ``--out`` (a folder, made when missing, that can be written; its
@@ -30,6 +36,7 @@ from pathlib import Path
 import pandas as pd
 
 from dlopt_kit.core import paths
+from dlopt_kit.core.own_data import checksum, is_data_file
 from dlopt_kit.sandbox import engine
 from dlopt_kit.sandbox.engine import verdicts
 from dlopt_kit.sandbox.recipes import Recipe, RecipeError, diff, load_recipe, same_data
@@ -138,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
                 if list(r.seeds) != seeds:
                     raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} list different seeds: "
                                       "give them the same `seeds:` or pass --seeds N")
+        if len(recipes) > 1 and len(seeds) < 2:
+            raise RecipeError(f"seeds {seeds}: comparing recipes needs at least 2 seeds (one seed has no spread "
+                              "to judge a difference against): pass --seeds 2 or more")
         primary = _primary(args.primary, names)
         _check_out(args.out)
         data, store = _prepare(recipes, seeds, args.store)
@@ -151,8 +161,13 @@ def main(argv: list[str] | None = None) -> int:
 
     sizes = sorted({r.train_per_class or 0 for r in recipes})
     train = "all" if sizes == [0] else "/".join(str(n) for n in sizes)
-    print(f"data: {dataset}, {train} training images per class, {len(data.y_val)}/{len(data.y_test)} validation/test "
-          f"images in all | seeds: {', '.join(map(str, seeds))}")
+    unit = "images"
+    if is_data_file(dataset):
+        kind = "features" if len(data.input_shape) == 1 else "images"
+        unit, dataset = "examples", (f"{Path(dataset).name} (sha256 {checksum(dataset)[:12]}, "
+                                     f"{'x'.join(map(str, data.input_shape))} {kind}, {data.num_classes} classes)")
+    print(f"data: {dataset}, {train} training {unit} per class, {len(data.y_val)}/{len(data.y_test)} validation/test "
+          f"{unit} in all | seeds: {', '.join(map(str, seeds))}")
     if len(recipes) > 1:
         differs = diff(recipes)
         print("what differs:" if len(differs) else "what differs: nothing but the names")

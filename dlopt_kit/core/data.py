@@ -378,6 +378,28 @@ def load_splits(name: str = "fashion_mnist", train_per_class: int | None = None,
     return splits.to(device) if device is not None else splits
 
 
+def splits_of_arrays(name: str, x: np.ndarray, y: np.ndarray, classes: list[str],
+                     train_per_class: int | None = None, eval_per_class: int | None = None,
+                     standardize: bool = False) -> Splits:
+    """Your own arrays (``core.own_data``) split as ``load_splits`` splits a dataset without an official test split:
+    the same stratified 70/15/15 split and seed, the same per-class draws. ``x`` is float32 (images already scaled),
+    ``y`` labels 0 to len(classes)-1; ``standardize`` scales features with the training split's statistics."""
+    train_per_class, eval_per_class = (per_class_count(arg, v) for arg, v in
+                                       (("train_per_class", train_per_class), ("eval_per_class", eval_per_class)))
+    x_tr, x_rest, y_tr, y_rest = _stratified(x, y, 0.3)
+    x_val, x_te, y_val, y_te = _stratified(x_rest, y_rest, 0.5)
+    rng = np.random.default_rng(SPLIT_SEED)
+    picks = [(x_tr, y_tr, _per_class(y_tr, train_per_class, rng)),
+             (x_val, y_val, _per_class(y_val, eval_per_class, rng)),
+             (x_te, y_te, _per_class(y_te, eval_per_class, rng))]
+    tensors = [torch.from_numpy(np.ascontiguousarray(xs[i], dtype=np.float32)) for xs, _, i in picks]
+    if standardize:
+        mean, std = tensors[0].mean(0), tensors[0].std(0).clamp_min(1e-6)
+        tensors = [(t - mean) / std for t in tensors]
+    labels = [torch.from_numpy(ys[i].astype(np.int64)) for _, ys, i in picks]
+    return Splits(name, tensors[0], labels[0], tensors[1], labels[1], tensors[2], labels[2], list(classes))
+
+
 def train_indices(name: str, train_per_class: int | None) -> np.ndarray:
     """The rows of ``name``'s training split that ``load_splits(name, train_per_class)`` keeps (all at ``None``)."""
     if name not in STORED:

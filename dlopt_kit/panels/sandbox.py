@@ -5,6 +5,11 @@ SQLite store (so the results come back after a kernel restart). A panel's settin
 Verdicts and the table read validation accuracy at each run's kept epoch: the sandbox is where you choose, so the
 test split stays out of it (``python -m dlopt_kit compare`` and the lesson's worked question report test accuracy,
 once, for the configs chosen).
+
+The "data file" box (``SandboxPanel.data_box``) takes a ``.csv`` or ``.npz`` file of yours instead of the dataset
+menu (empty: the menu's dataset); a relative path is read against the notebook's folder. The file is checked when the
+settings are queued: a bad file, or a model that cannot read it (a CNN on features), is one line in the status and
+nothing already shown changes.
 """
 
 from __future__ import annotations
@@ -25,10 +30,11 @@ from dlopt_kit.core import checks
 from dlopt_kit.core.augment import AugmentSpec
 from dlopt_kit.core.callbacks import LambdaCallback, StopOnEvent, StopReason
 from dlopt_kit.core.config import RunConfig
+from dlopt_kit.core.own_data import is_data_file
 from dlopt_kit.core.plots import figure_png, plot_comparison
 from dlopt_kit.core.schedules import KINDS as SCHEDULES
 from dlopt_kit.panels.base import Control, PanelControls, RunStopPanel, build_control, control_grid
-from dlopt_kit.sandbox.engine import run_recipe, verdicts
+from dlopt_kit.sandbox.engine import check_recipe, run_recipe, verdicts
 from dlopt_kit.sandbox.recipes import CORRUPTIONS, Recipe, RecipeError, diff, load_recipe, recipe_from_dict
 from dlopt_kit.sandbox.store import DEFAULT, Store
 
@@ -73,7 +79,9 @@ class SandboxPanel(PanelControls, RunStopPanel):
     started go back to the queue). Every run goes into ``store`` (default ``runs/sandbox.sqlite``), and the
     results (table, curves, diff, verdicts) are drawn from the store: a new panel on the same file shows them again.
     ``save(path)`` / ``load(path)`` write and read a recipe; a recipe's settings that have no control here (class
-    weights, say) are kept and travel with it. ``run(**values)`` does from code what setting the controls and Run do."""
+    weights, say) are kept and travel with it. ``run(**values)`` does from code what setting the controls and Run do.
+    ``data_box`` (a text box) names a data file of yours, ``.csv`` or ``.npz``, used instead of the dataset menu when
+    it is not empty; it is checked when queued."""
 
     def __init__(self, base: RunConfig | None = None, store: Store | str | Path = DEFAULT,
                  title: str = "Lesson 09: the sandbox") -> None:
@@ -83,6 +91,8 @@ class SandboxPanel(PanelControls, RunStopPanel):
         self.controls = {c.name: build_control(c) for c in self.spec}
         self.name_box = W.Text(value="baseline", description="name", style={"description_width": "initial"})
         self.path_box = W.Text(value="recipe.yaml", description="recipe file", style={"description_width": "initial"})
+        self.data_box = W.Text(value="", description="data file", placeholder="empty = the dataset menu; .csv or .npz",
+                               style={"description_width": "initial"})
         self.add_button = W.Button(description="Add to queue", icon="plus")
         self.clear_button = W.Button(description="Clear queue", icon="trash")
         super().__init__()  # Run, Stop, the status line and the worker thread
@@ -100,7 +110,8 @@ class SandboxPanel(PanelControls, RunStopPanel):
         self.save_button.on_click(lambda _b: self.save(self.path_box.value))
         self.load_button.on_click(lambda _b: self.load(self.path_box.value))
         self.widget = W.VBox([
-            W.HTML(f"<b>{html.escape(title)}</b>"), control_grid([self.name_box, *self.controls.values()]),
+            W.HTML(f"<b>{html.escape(title)}</b>"),
+            control_grid([self.name_box, self.data_box, *self.controls.values()]),
             W.HBox([self.add_button, self.clear_button, self.run_button, self.stop_button, self.progress]),
             W.HBox([self.path_box, self.save_button, self.load_button]), self.status, self.queue_view, self.plot,
             self.table, self.diff_view, self.verdict_view])
@@ -125,7 +136,13 @@ class SandboxPanel(PanelControls, RunStopPanel):
         kept = {k: val for k, val in base.items() if k not in config and k != "seed"}
         corruption = None if v["corruption"] == "none" else {"kind": v["corruption"], "rate": v["corruption_rate"]}
         train = checks.whole("train per class", v["train_per_class"], 0)
-        return recipe_from_dict({"version": 1, "name": name, "dataset": v["dataset"],
+        data_file = self.data_box.value.strip()
+        if data_file and not is_data_file(data_file):
+            raise RecipeError(f"data file {data_file!r}: give a file ending in .csv or .npz, or leave the box empty "
+                              "for the dataset menu")
+        label_column = t.label_column if t is not None and t.dataset == data_file else None
+        return recipe_from_dict({"version": 1, "name": name, "dataset": data_file or v["dataset"],
+                                 "label_column": label_column,
                                  "train_per_class": train or None,
                                  "eval_per_class": t.eval_per_class if t is not None else 100,
                                  "seeds": seeds, "corruption": corruption,
@@ -143,10 +160,13 @@ class SandboxPanel(PanelControls, RunStopPanel):
                   "label_smoothing": c.label_smoothing, "patience": c.patience, "optimizer": c.optimizer,
                   "lr": c.lr, "momentum": c.momentum, "schedule": c.schedule.kind, "grad_clip": c.grad_clip or 0.0,
                   "batch_size": c.batch_size, "epochs": c.epochs, "seeds": len(recipe.seeds)}
-        if recipe.dataset not in IMAGE_SETS:
+        if is_data_file(recipe.dataset):
+            values.pop("dataset")
+        elif recipe.dataset not in IMAGE_SETS:
             raise RecipeError(f"{recipe.name}: dataset={recipe.dataset!r}: the sandbox panel runs "
                               f"{', '.join(IMAGE_SETS)}; compare it with python -m dlopt_kit compare instead")
         self.set_values(**values)
+        self.data_box.value = recipe.dataset if is_data_file(recipe.dataset) else ""
         self.name_box.value = recipe.name
         self.base, self.template = c, recipe
 
@@ -177,6 +197,8 @@ class SandboxPanel(PanelControls, RunStopPanel):
         """Queue the current settings (a bad setting is named and nothing is queued)."""
         try:
             recipe = self.recipe()
+            if is_data_file(recipe.dataset):  # read and checked now: a bad file is refused before anything runs
+                check_recipe(recipe)
         except ValueError as exc:
             return self._refuse(f"Not queued: {exc}")
         free = self.store.free_name(recipe.name, {r.name for r in self.queue} | self._in_flight)

@@ -22,27 +22,50 @@ from dlopt_kit.core.claims import per_seed
 from dlopt_kit.core.compare import compare, run_frame
 from dlopt_kit.core.corruptions import corrupt
 from dlopt_kit.core.data import Splits, load_splits
+from dlopt_kit.core.own_data import file_splits, is_data_file
 from dlopt_kit.core.processes import run_tasks
 from dlopt_kit.core.training import fit_quietly
 from dlopt_kit.sandbox.recipes import Recipe, RecipeError
 from dlopt_kit.sandbox.statistics import RECORD_COLUMNS, compare_pair, holm, verdict_line
 
 
+def recipe_data(dataset: str, train_per_class: int | None, eval_per_class: int | None,
+                label_column: str | None = None) -> Splits:
+    """The clean splits a recipe names: a kit dataset loaded once per session, or a data file of yours
+    (``core.own_data.file_splits``: checked on loading, cached by its sha256, so a changed file gives new splits)."""
+    if is_data_file(dataset):
+        return file_splits(dataset, train_per_class, eval_per_class, label_column)
+    return _kit_data(dataset, train_per_class, eval_per_class)
+
+
 @lru_cache(maxsize=4)
-def recipe_data(dataset: str, train_per_class: int | None, eval_per_class: int | None) -> Splits:
-    """The clean splits a recipe names (loaded once per session)."""
+def _kit_data(dataset: str, train_per_class: int | None, eval_per_class: int | None) -> Splits:
     return load_splits(dataset, train_per_class, eval_per_class)
+
+
+def check_model(recipe: Recipe, data: Splits) -> None:
+    """RecipeError when the recipe's model cannot read the data's inputs: the CNN needs images (channels, height,
+    width), the GRU sequences or images; the MLP and the linear model read anything."""
+    shape, model = data.input_shape, recipe.config.model
+    needs = {"cnn": ((3,), "images (channels, height, width)"),
+             "rnn": ((2, 3), "sequences (steps, features) or images (channels, height, width)")}
+    if model in needs and len(shape) not in needs[model][0]:
+        what = "features" if len(shape) == 1 else "inputs"
+        raise RecipeError(f"recipe {recipe.name!r}: config.model={model!r} needs {needs[model][1]}, but "
+                          f"{data.name} holds {what} of shape {shape}: use model mlp or linear")
 
 
 def check_recipe(recipe: Recipe, seeds: Sequence[int] | None = None) -> list[int]:
     """What a recipe's runs can be checked for before any trains: its seeds (``seeds``, else its own; distinct
     whole numbers from 0 to 2**32 - 1) and its schedule against the length of its runs in steps (``Schedule
     .check_run``: its epochs, and its first seed's training split in batches of its batch size). Returns the seeds
-    (the first two in a dry run); ``RecipeError`` naming the recipe and the field otherwise."""
+    (the first two in a dry run); ``RecipeError`` naming the recipe and the field otherwise, and for a model that
+    cannot read the data (``check_model``). A data file that cannot be used raises ``OwnDataError``."""
     try:
         checked = checks.seeds("seeds", recipe.seeds if seeds is None else seeds)
     except ValueError as exc:
         raise RecipeError(f"recipe {recipe.name!r}: {exc}") from None
+    check_model(recipe, recipe_data(*recipe.data_key))
     try:
         n, config = len(_seed_data(recipe, checked[0]).y_train), recipe.config
         lonely_last = config.batch_norm and n % config.batch_size == 1  # left out, as ``train_batcher`` does

@@ -13,6 +13,18 @@ training config (any ``RunConfig`` field; ``schedule`` and ``augment`` as mappin
     seeds: [0, 1, 2]
     config: {model: mlp, hidden: 256, dropout: 0.3, epochs: 10}
 
+``dataset`` is one of the kit's datasets or a data file of yours, ``.csv`` or ``.npz`` (``core.own_data`` says
+what each holds): a relative path is read against the folder of the recipe file (against the current folder for a
+recipe built in code or by the sandbox panel), and the loaded recipe holds the absolute path; ``save`` writes it
+relative to the folder it saves into when it lies below it. ``label_column`` names a CSV's label column (default
+``label``)::
+
+    dataset: my_table.csv       # next to this recipe file
+    label_column: outcome
+
+The file itself is read and checked when the recipe's data is loaded (``engine.recipe_data``), not on reading the
+recipe, so a stored recipe whose file has since moved still loads.
+
 Loading validates it like a config: a bad value names the file, the field and what is allowed. ``version`` says
 which layout wrote it; this kit reads version 1 and says why it cannot read any other.
 """
@@ -21,6 +33,7 @@ from __future__ import annotations
 
 import json
 import numbers
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,9 +46,11 @@ from dlopt_kit.core import checks
 from dlopt_kit.core.augment import AugmentSpec
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import STORED, SYNTHETIC
+from dlopt_kit.core.own_data import is_data_file, resolve
 
 VERSION = 1
-KEYS = ("version", "name", "dataset", "train_per_class", "eval_per_class", "seeds", "corruption", "config")
+KEYS = ("version", "name", "dataset", "train_per_class", "eval_per_class", "seeds", "corruption", "config",
+        "label_column")
 ALWAYS = ("model", "optimizer", "lr", "batch_size", "epochs", "monitor")  # config settings a saved recipe always shows
 # what a recipe may do to its training split (lesson 01's kinds that leave validation and test alone and train as is)
 CORRUPTIONS = ("label_noise", "pair_noise", "duplicates", "near_duplicates", "thin_class", "outliers")
@@ -62,6 +77,7 @@ class Recipe:
     eval_per_class: int | None = 200
     seeds: tuple[int, ...] = (0, 1, 2)
     corruption: tuple[str, float] | None = None  # (kind, rate) planted in the training split, drawn with each seed
+    label_column: str | None = None  # a CSV data file's label column (None: the column named ``label``)
 
     def to_dict(self) -> dict[str, Any]:
         """The recipe as plain values, in the file's layout: the config's model, optimiser, lr, batch size, epochs
@@ -74,9 +90,12 @@ class Recipe:
         if "augment" in config:
             config["augment"] = {k: v for k, v in config["augment"].items() if v}
         corruption = None if self.corruption is None else {"kind": self.corruption[0], "rate": self.corruption[1]}
-        return {"version": VERSION, "name": self.name, "dataset": self.dataset,
+        data = {"version": VERSION, "name": self.name, "dataset": self.dataset,
                 "train_per_class": self.train_per_class, "eval_per_class": self.eval_per_class,
                 "seeds": list(self.seeds), "corruption": corruption, "config": config}
+        if self.label_column is not None:
+            data["label_column"] = self.label_column
+        return data
 
     def save(self, path: str | Path) -> Path:
         """Write the recipe as YAML (``.yaml``, ``.yml``) or JSON (``.json``)."""
@@ -84,6 +103,9 @@ class Recipe:
         if path.suffix not in SUFFIXES:
             raise RecipeError(f"{path}: a recipe file ends in {', '.join(SUFFIXES)}")
         data = self.to_dict()
+        if is_data_file(self.dataset):  # relative to the recipe's folder when the file lies below it
+            relative = os.path.relpath(self.dataset, path.resolve().parent)
+            data["dataset"] = relative if not relative.startswith("..") else self.dataset
         if path.suffix == ".json":
             path.write_text(json.dumps(data, indent=2) + "\n")
         else:
@@ -94,7 +116,7 @@ class Recipe:
 
     @property
     def data_key(self) -> tuple:
-        return self.dataset, self.train_per_class, self.eval_per_class
+        return self.dataset, self.train_per_class, self.eval_per_class, self.label_column
 
 
 def _config(fields: Any, where: str) -> RunConfig:
@@ -115,8 +137,9 @@ def _config(fields: Any, where: str) -> RunConfig:
         raise RecipeError(f"{where}: config: {exc}") from None
 
 
-def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
-    """A ``Recipe`` from the file's mapping, validated; ``where`` (the path) starts every message."""
+def recipe_from_dict(data: Any, where: str = "recipe", folder: str | Path | None = None) -> Recipe:
+    """A ``Recipe`` from the file's mapping, validated; ``where`` (the path) starts every message. A relative data
+    file path in ``dataset`` is read against ``folder`` (the current folder when None)."""
     if not isinstance(data, Mapping):
         got = "nothing (null)" if data is None else f"{type(data).__name__} {_short(data)}"
         raise RecipeError(f"{where}: a recipe is a mapping of {', '.join(KEYS)}; got {got}")
@@ -142,7 +165,7 @@ def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
                           "`name: dropout 0.3`")
     dataset = data.get("dataset", "fashion_mnist")
     try:
-        checks.choice("dataset", dataset, (*STORED, *SYNTHETIC))
+        dataset, label_column = _dataset(dataset, data.get("label_column"), folder)
         sizes = {k: None if data.get(k, d) is None else checks.whole(k, data.get(k, d), 1)
                  for k, d in (("train_per_class", 300), ("eval_per_class", 200))}
         seeds = tuple(checks.seeds("seeds", data.get("seeds", [0, 1, 2])))
@@ -150,7 +173,28 @@ def recipe_from_dict(data: Any, where: str = "recipe") -> Recipe:
     except ValueError as exc:
         raise RecipeError(f"{where}: {exc}") from None
     return Recipe(name.strip(), _config(data.get("config", {}), where), dataset, sizes["train_per_class"],
-                  sizes["eval_per_class"], seeds, corruption)
+                  sizes["eval_per_class"], seeds, corruption, label_column)
+
+
+def _dataset(dataset: Any, label_column: Any, folder: str | Path | None) -> tuple[str, str | None]:
+    """The checked ``dataset`` (a kit dataset's name, or a data file's absolute path) and ``label_column``."""
+    if is_data_file(dataset):
+        if not dataset.strip() or not dataset.isprintable():
+            raise ValueError(f"dataset={dataset!r}: a data file's path is one line of printable text")
+        dataset = resolve(dataset, folder)
+    else:
+        try:
+            checks.choice("dataset", dataset, (*STORED, *SYNTHETIC))
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or a data file ending in .csv or .npz") from None
+    if label_column is None:
+        return dataset, None
+    if not isinstance(label_column, str) or not label_column.strip() or not label_column.isprintable():
+        raise ValueError(f"label_column={_short(label_column)} must be a CSV column's name, on one line, or left out "
+                         "(the column named label)")
+    if not dataset.lower().endswith(".csv"):
+        raise ValueError(f"label_column={label_column!r} applies to a .csv dataset file, not dataset={dataset!r}")
+    return dataset, label_column
 
 
 def _corruption(value: Any) -> tuple[str, float] | None:
@@ -245,20 +289,23 @@ def load_recipe(path: str | Path) -> Recipe:
         what = "is empty" if not text.strip() else "holds no value (only comments or null)"
         raise RecipeError(f"{path}: the recipe {what}: expected a mapping with {', '.join(KEYS)}, at least "
                           f"`version: {VERSION}` and `name: ...`")
-    return recipe_from_dict(data, str(path))
+    return recipe_from_dict(data, str(path), path.parent)
 
 
 def same_data(recipes: Sequence[Recipe]) -> tuple[str, int | None]:
     """The dataset and validation/test size all ``recipes`` share, or RecipeError naming the one that differs:
     recipes compared side by side must be scored on the same images. The training size may differ (the validation
     and test splits do not depend on it): "would more labels help?" is a fair question for a comparison."""
-    first = (recipes[0].dataset, recipes[0].eval_per_class)
+    def key(r: Recipe) -> tuple:
+        return (r.dataset, r.eval_per_class) + ((r.label_column,) if r.label_column is not None else ())
+
+    first = key(recipes[0])
     for r in recipes[1:]:
-        if (r.dataset, r.eval_per_class) != first:
+        if key(r) != first:
             raise RecipeError(f"recipes {recipes[0].name!r} and {r.name!r} use different data ({first} vs "
-                              f"{(r.dataset, r.eval_per_class)}): recipes compared together need the same dataset "
-                              "and eval_per_class (train_per_class may differ)")
-    return first
+                              f"{key(r)}): recipes compared together need the same dataset (the same data file), "
+                              "eval_per_class and label_column (train_per_class may differ)")
+    return recipes[0].dataset, recipes[0].eval_per_class
 
 
 def _flat(recipe: Recipe) -> dict[str, Any]:
