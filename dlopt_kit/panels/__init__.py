@@ -19,6 +19,7 @@
   policy); lesson 08.
 - ``sandbox``: ``SandboxPanel`` (every strategy's knobs, a queue of configs, results kept in the SQLite store,
   recipes saved and loaded); lesson 09.
+- ``playground``: ``Playground`` (the sandbox as a standalone app with "Show the code"); ``make playground``.
 
 Names load lazily (PEP 562): ``from dlopt_kit.panels import TrainingPanel`` imports only the training panel, not
 Optuna or the other lessons.
@@ -44,6 +45,7 @@ _WHERE = {
     "ThresholdPanel": "evaluation_metrics", "imbalance_panel": "evaluation_metrics",
     "StreamPanel": "continuous_learning",
     "SandboxPanel": "sandbox",
+    "Playground": "playground",
 }
 
 __all__ = sorted(_WHERE, key=str.lower)
