@@ -4,8 +4,8 @@ PY := .venv/bin/python
 PORT ?= 8888
 NBVAL := --nbval-lax --nbval-current-env --nbval-sanitize-with notebooks/sanitize.cfg
 
-.PHONY: setup browser-setup postgres-setup lab test unit dry-runs notebooks browser-test lint doctor bench clean \
-	class-server class-server-stop class-dashboard
+.PHONY: setup site browser-setup postgres-setup lab test unit dry-runs notebooks browser-test lint doctor bench clean \
+	class-server class-server-stop class-dashboard playground
 
 setup:
 	@bin/setup
@@ -38,7 +38,7 @@ notebooks: setup
 	$(PY) -m pytest -q notebooks $(NBVAL)
 
 lint: setup
-	$(PY) -m ruff check dlopt_kit tests tools
+	$(PY) -m ruff check dlopt_kit tests tools docs
 
 doctor: setup
 	$(PY) -m dlopt_kit doctor
@@ -60,3 +60,10 @@ class-dashboard: setup
 
 clean:
 	rm -rf .venv datasets/cache datasets/raw build
+
+# the sandbox as a standalone app (Voila), on 127.0.0.1 with a token; PORT=... as for lab (default 8866)
+playground: setup
+	@PORT=$(if $(filter command line environment,$(origin PORT)),$(PORT),8866) bin/playground
+
+site: setup
+	$(PY) docs/build.py
