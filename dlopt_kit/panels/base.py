@@ -38,8 +38,11 @@ CONTROL_MIN_WIDTH = "220px"
 def control_grid(widgets: Sequence[W.Widget], min_width: str = CONTROL_MIN_WIDTH) -> W.GridBox:
     """Lay ``widgets`` out in as many columns of at least ``min_width`` as the notebook's width allows."""
     for widget in widgets:
+        # the full cell's width and no side margin: ipywidgets' default 2px margin on each side would push a
+        # control out of its cell, and the last column past the page's edge in Jupyter Notebook 7
         widget.layout.width = "100%"
         widget.layout.min_width = "0"
+        widget.layout.margin = "2px 0"
     return W.GridBox(list(widgets), layout=W.Layout(
         grid_template_columns=f"repeat(auto-fill, minmax({min_width}, 1fr))", grid_gap="4px 16px", width="100%"))
 

@@ -48,8 +48,9 @@ class ThresholdPanel:
         self.threshold.observe(lambda change: self.update(), names="value")
         self.average.observe(lambda change: self.update(), names="value")
         self.optimise_button.on_click(self.optimise)
+        # wrapped: the five controls are wider than a narrow notebook
         self.widget = W.VBox([W.HBox([self.threshold, self.average, self.objective, self.recall_floor,
-                                      self.optimise_button]),
+                                      self.optimise_button], layout=W.Layout(flex_flow="row wrap")),
                               self.status, self.numbers, self.plot])
         self.update()
 

@@ -10,6 +10,7 @@ Run and waits.
 from __future__ import annotations
 
 import html
+import math
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
@@ -193,7 +194,7 @@ class TrainingPanel(PanelControls, RunStopPanel):
         colour = "crimson" if StopReason.of(result.stop_reason) is StopReason.DIVERGED else "green"
         row = self.rows[-1]
         shown = ", ".join(f"{k} {row[k]:.3f}" + (f" ± {row[k + ' ±']:.3f}" if k + " ±" in row else "")
-                          for k, v in metrics[-1].items() if isinstance(v, float))
+                          for k, v in metrics[-1].items() if isinstance(v, float) and not math.isnan(row[k]))
         by = "validation accuracy" if config.monitor == "val_acc" else "validation loss"
         over = f" (mean over {len(done)} seeds)" if len(done) > 1 else ""
         self._say(f"Run {len(self.rows)}: {html.escape(result.stop_reason)}; best epoch "

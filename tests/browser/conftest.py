@@ -1,4 +1,5 @@
-"""JupyterLab on loopback with a token, and Debian's Chromium driven by Playwright (no browser download).
+"""JupyterLab on loopback with a token (its server serves Notebook 7's pages too), and Debian's Chromium driven by
+Playwright (no browser download).
 
 Where Chromium or Playwright is missing, every browser test skips with one line naming the command that installs
 them (``make browser-setup``); under CI (``CI`` set) a missing browser fails instead, so it cannot skip silently.
@@ -6,6 +7,7 @@ them (``make browser-setup``); under CI (``CI`` set) a missing browser fails ins
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -14,14 +16,17 @@ import subprocess
 import sys
 import time
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from .panels import write_notebook
+from .panels import NOTEBOOK7, write_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "browser" / "screenshots"
+LAB_NOTEBOOK = ROOT / "build" / "browser" / "panels.ipynb"
+NOTEBOOK7_NOTEBOOK = ROOT / "build" / "browser" / "panels-notebook7.ipynb"
 CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
 INSTALL = "make browser-setup (as root: apt-get install chromium, and pip install playwright into .venv)"
 
@@ -77,11 +82,31 @@ def class_storage():
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running Jupyter server: its base URL and token."""
+
+    base: str
+    token: str
+
+    def url(self, route: str, path: Path) -> str:
+        return f"{self.base}/{route}/{path.relative_to(ROOT)}?token={self.token}"
+
+    def kernel_idle(self, path: Path) -> bool:
+        """Whether the notebook at ``path`` has a kernel that has started and is idle."""
+        with urllib.request.urlopen(f"{self.base}/api/sessions?token={self.token}", timeout=5) as answer:
+            sessions = json.load(answer)
+        where = str(path.relative_to(ROOT))
+        return any(s.get("path") == where and (s.get("kernel") or {}).get("execution_state") == "idle"
+                   for s in sessions)
+
+
 @pytest.fixture(scope="session")
-def lab_url(class_storage):
+def jupyter(class_storage):
     """Start JupyterLab the way ``make lab`` does (127.0.0.1, a token, --allow-root only for root), with the class
-    study's URL in ``DLOPT_STORAGE`` as a student would have it; yield the panels notebook's URL; stop it after."""
-    notebook = write_notebook(ROOT / "build" / "browser" / "panels.ipynb")
+    study's URL in ``DLOPT_STORAGE`` as a student would have it; stop it after. The same server serves Jupyter
+    Notebook 7's pages (``/notebooks/...``): notebook registers itself as one of its extensions."""
+    (ROOT / "build" / "browser").mkdir(parents=True, exist_ok=True)
     port, token = _free_port(), secrets.token_hex(16)
     extra = ["--allow-root"] if os.geteuid() == 0 else []
     log = open(ROOT / "build" / "browser" / "lab.log", "w")  # noqa: SIM115 - closed below
@@ -99,7 +124,7 @@ def lab_url(class_storage):
                 if time.time() > deadline or lab.poll() is not None:
                     pytest.fail(f"JupyterLab did not start; see {log.name}")
                 time.sleep(0.5)
-        yield f"http://127.0.0.1:{port}/lab/tree/{notebook.relative_to(ROOT)}?token={token}&reset"
+        yield Server(f"http://127.0.0.1:{port}", token)
     finally:
         lab.terminate()
         try:
@@ -110,8 +135,14 @@ def lab_url(class_storage):
 
 
 @pytest.fixture(scope="session")
-def page(lab_url):
-    """The panels notebook opened in headless Chromium, every cell run (Run > Run All Cells)."""
+def lab_url(jupyter):
+    """The panels notebook's URL in JupyterLab."""
+    return jupyter.url("lab/tree", write_notebook(LAB_NOTEBOOK)) + "&reset"
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's), driven by Playwright."""
     chromium = _chromium()
     if chromium is None:
         _missing("no Chromium on PATH")
@@ -123,15 +154,44 @@ def page(lab_url):
     print(f"\nbrowser screenshots: {SHOTS}")
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(60_000)
-        page.goto(lab_url)
-        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
-        page.get_by_text("Python (dlopt-kit) | Idle").wait_for(timeout=90_000)
-        news = page.get_by_role("button", name="No")  # JupyterLab's "notify about news?" toast covers the panels
-        if news.count():
-            news.first.click()
-        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-        yield page
+        yield browser
         browser.close()
+
+
+def _open_and_run_all(browser, server: Server, url: str, notebook: Path):
+    """A page (1280 x 1000 CSS pixels, one device pixel each) at ``url``, every cell run once the notebook's kernel
+    is idle (Run > Run All Cells: the same menu in JupyterLab and Notebook 7)."""
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
+    page.set_default_timeout(60_000)
+    page.goto(url)
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+    deadline = time.time() + 90
+    while not server.kernel_idle(notebook):
+        if time.time() > deadline:
+            pytest.fail(f"the kernel of {notebook.name} did not start within 90 s")
+        page.wait_for_timeout(250)
+    # JupyterLab's "notify about news?" toast covers the panels (exact: Notebook 7's "Not Trusted" is a button too)
+    news = page.get_by_role("button", name="No", exact=True)
+    if news.count():
+        news.first.click()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    return page
+
+
+@pytest.fixture(scope="session")
+def page(browser, jupyter, lab_url):
+    """The panels notebook opened in JupyterLab in headless Chromium, every cell run."""
+    page = _open_and_run_all(browser, jupyter, lab_url, LAB_NOTEBOOK)
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="session")
+def notebook7_page(browser, jupyter):
+    """A notebook of the panels in ``NOTEBOOK7`` opened in Jupyter Notebook 7 (``/notebooks/...`` on the same
+    server), every cell run. Its own notebook, so its own kernel: JupyterLab's panels are left as they are."""
+    notebook = write_notebook(NOTEBOOK7_NOTEBOOK, NOTEBOOK7)
+    page = _open_and_run_all(browser, jupyter, jupyter.url("notebooks", notebook), notebook)
+    yield page
+    page.close()

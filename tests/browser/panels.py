@@ -59,9 +59,16 @@ panel = ThresholdPanel(y, [0.1, 0.6, 0.8, 0.4, 0.9, 0.3, 0.7, 0.2], ("benign", "
 }
 
 
-def write_notebook(path: Path) -> Path:
+# the panels checked again in Jupyter Notebook 7 (its single-document page is laid out unlike JupyterLab's): one
+# training panel and the sandbox, the panel with the most controls
+NOTEBOOK7 = ("lesson00-training", "lesson09-sandbox")
+
+
+def write_notebook(path: Path, names: tuple[str, ...] | None = None) -> Path:
+    """The notebook at ``path``: the set-up cell, then one cell per panel in ``names`` (default: every panel)."""
     cells = [nbformat.v4.new_code_cell(SETUP)]
-    for name, (_kind, build) in PANELS.items():
+    for name in names or tuple(PANELS):
+        _kind, build = PANELS[name]
         cells.append(nbformat.v4.new_code_cell(f"{build}\npanel.widget.add_class('dlopt-panel-{name}')\npanel"))
     nb = nbformat.v4.new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "dlopt-kit", "display_name": "Python (dlopt-kit)", "language": "python"}

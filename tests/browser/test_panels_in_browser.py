@@ -9,12 +9,13 @@ slider changes the picture. Screenshots of each panel go to build/browser/screen
 
 from __future__ import annotations
 
+import os
 import time
 from contextlib import contextmanager
 
 import pytest
 
-from .conftest import SHOTS
+from .conftest import ROOT, SHOTS
 from .panels import PANELS
 
 # (label, bad value, what the message says): the first of these a panel has is typed in
@@ -24,6 +25,8 @@ BAD_VALUES = (("batch size", "0", "batch_size=0 is out of range"), ("lr", "-1", 
 # the box that makes a run long enough to be stopped: epochs for a training panel, stream batches for a stream one,
 # optimiser steps for lesson 03's
 LONG = {"training": "epochs", "stream": "batches", "transfer": "steps per member"}
+
+PUBLISHED = ROOT / "docs" / "panels"
 
 OVERLAPS = """root => {
   const boxes = [...root.querySelectorAll('.widget-gridbox > .widget-inline-hbox, .widget-hbox > .widget-inline-hbox,'
@@ -38,7 +41,15 @@ OVERLAPS = """root => {
     if (a.label && a.input && hit(rect(a.label), rect(a.input))) problems.push(`label "${a.name}" overlaps its box`);
     items.slice(i + 1).forEach(b => { if (hit(a.box, b.box)) problems.push(`"${a.name}" overlaps "${b.name}"`); });
   });
-  return problems;
+  // the page's right edge: the window's, or the cell output's where that is narrower (it clips what runs past it)
+  const output = root.closest('.jp-OutputArea-output') || root;
+  const edge = Math.min(document.documentElement.clientWidth, output.getBoundingClientRect().right);
+  [...root.querySelectorAll('.widget-inline-hbox, .widget-hbox, .widget-gridbox, button, input, select')].forEach(e => {
+    const right = e.getBoundingClientRect().right;
+    const name = (e.closest('.widget-inline-hbox')?.querySelector('label') || e).textContent.trim() || e.className;
+    if (right > edge + 0.5) problems.push(`"${name}" runs past the page's right edge (${right} > ${edge})`);
+  });
+  return [...new Set(problems)];
 }"""
 
 
@@ -63,8 +74,25 @@ def image_src(panel) -> str:
     return panel.locator("img").first.get_attribute("src") or ""
 
 
-@pytest.mark.parametrize("name", list(PANELS))
-def test_panel_renders_without_error_or_overlap(page, name):
+def publish(panel, name: str) -> None:
+    """With ``DLOPT_SCREENSHOTS=1``, the panel's picture for the course site: docs/panels/<name>.png, its colours
+    reduced so that it stays small (``make site`` shows it where the lesson's panel would be)."""
+    if not os.environ.get("DLOPT_SCREENSHOTS"):
+        return
+    from PIL import Image
+
+    path = PUBLISHED / f"{name}.png"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    panel.screenshot(path=str(path))
+    image = Image.open(path).convert("RGB")
+    if image.width > 900:
+        image = image.resize((900, round(image.height * 900 / image.width)), Image.LANCZOS)
+    image.quantize(colors=64).save(path, optimize=True)
+
+
+def check_renders(page, name: str) -> None:
+    """The panel rendered without a widget error or error output, and no control overlaps another, has its label
+    cut off or runs past the page's right edge."""
     panel = panel_locator(page, name)
     where = shot(panel, name, "rendered")
     cell = page.locator(".jp-Cell", has=panel)
@@ -72,6 +100,13 @@ def test_panel_renders_without_error_or_overlap(page, name):
     assert cell.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0, f"{name}: error; {where}"
     problems = panel.evaluate(OVERLAPS)
     assert not problems, f"{name}: controls overlap or are cut off ({'; '.join(problems)}); see {where}"
+
+
+@pytest.mark.parametrize("name", list(PANELS))
+def test_panel_renders_without_error_or_overlap(page, name):
+    check_renders(page, name)
+    if PANELS[name][0] == "view":
+        publish(panel_locator(page, name), name)
 
 
 @contextmanager
@@ -95,27 +130,36 @@ def progress_width(panel) -> str:
 
 @pytest.mark.parametrize("name", [n for n, (kind, _) in PANELS.items() if kind in LONG])
 def test_training_panel_run_stop_and_bad_value(page, name):
+    check_run_stop_and_bad_value(page, name)
+
+
+def check_run_stop_and_bad_value(page, name: str, prefix: str = "") -> None:
+    """Run starts a run, the plot and a row appear; Stop ends a long run within 2 s and keeps its row; a bad value
+    shows its message and keeps every row. Screenshots are named ``<prefix><name>-<step>.png``."""
     panel = panel_locator(page, name)
+    shot_name = prefix + name
     long = LONG[PANELS[name][0]]
     run, stop = panel.locator("button", has_text="Run"), panel.locator("button", has_text="Stop")
     rows = panel.locator("table tbody tr")
 
-    with check(panel, name, "Run starts a run (Run disabled, progress moving)"):
+    with check(panel, shot_name, "Run starts a run (Run disabled, progress moving)"):
         start = progress_width(panel)
         run.click()
         panel.locator("button[disabled]", has_text="Run").wait_for(timeout=10_000)
         page.wait_for_function("([el, before]) => el.style.width !== before", timeout=60_000,
                                arg=[panel.locator(".progress-bar").first.element_handle(), start])
-    with check(panel, name, "the live plot appears and the run ends with a row and a status line"):
+    with check(panel, shot_name, "the live plot appears and the run ends with a row and a status line"):
         panel.locator("img[src]").first.wait_for(timeout=120_000)
         rows.first.wait_for(timeout=120_000)
         assert rows.count() == 1, f"{rows.count()} rows after one run"
         assert "Run 1: completed" in panel.inner_text(), "no status line for the run"
         wait_enabled(panel, "Run")  # the worker re-enables Run just after writing its last line
-    shot(panel, name, "after-run")
+    shot(panel, shot_name, "after-run")
+    if not prefix:
+        publish(panel, name)
     first_picture = image_src(panel)
 
-    with check(panel, name, "Stop ends a long run within 2 s and keeps its row"):
+    with check(panel, shot_name, "Stop ends a long run within 2 s and keeps its row"):
         box(panel, long).fill("500" if long == "epochs" else "5000")
         box(panel, long).press("Enter")
         run.click()
@@ -129,19 +173,19 @@ def test_training_panel_run_stop_and_bad_value(page, name):
         assert took <= 2.0, f"Stop took {took:.1f}s (allowed 2 s)"
         page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 2", arg=panel.element_handle())
         assert "stopped by the user" in panel.locator("table").inner_text(), "the stopped run's row is missing"
-    shot(panel, name, "after-stop")
+    shot(panel, shot_name, "after-stop")
 
     for label, value, message in BAD_VALUES:
         if not box(panel, label).count():
             continue
-        with check(panel, name, f"a bad value ({label} {value}) shows its message and keeps every row"):
+        with check(panel, shot_name, f"a bad value ({label} {value}) shows its message and keeps every row"):
             good = box(panel, label).input_value()
             box(panel, label).fill(value)
             box(panel, label).press("Enter")
             run.click()
             panel.get_by_text(message).first.wait_for(timeout=10_000)
             assert rows.count() == 2 and run.is_enabled(), "a bad value lost rows or started a run"
-        shot(panel, name, f"bad-{label.replace(' ', '-')}")
+        shot(panel, shot_name, f"bad-{label.replace(' ', '-')}")
         box(panel, label).fill(good)
         box(panel, label).press("Enter")
 
@@ -174,6 +218,7 @@ def test_study_panel_run_stop_and_bad_value(page, name):
         wait_enabled(panel, "Run")
         assert rows.count() == 3 and panel.locator("img[src]").count()
     shot(panel, name, "after-run")
+    publish(panel, name)
     with check(panel, name, "Stop ends a long study within 2 s and keeps its finished trials"):
         box(panel, "trials").fill("500")
         box(panel, "trials").press("Enter")
@@ -224,6 +269,7 @@ def test_leaderboard_watch_stop_and_bad_value(page, name):
         assert rows.count() == 2 and panel.locator("table b").count() == 0, "a name's HTML was rendered"
         assert "<b>Ada</b>" in panel.locator("table").inner_text() and not watch.is_enabled()
     shot(panel, name, "watching")
+    publish(panel, name)
     with check(panel, name, "Stop ends the refreshing and keeps the board"):
         stop.click()
         panel.get_by_text("Stopped watching").first.wait_for(timeout=10_000)
