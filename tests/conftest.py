@@ -72,3 +72,33 @@ def require_postgres() -> None:
 def postgres() -> None:
     """For tests that start their own PostgreSQL server: PostgreSQL's programs must be installed."""
     require_postgres()
+
+
+CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
+BROWSER_INSTALL = "make browser-setup (as root: apt-get install chromium, and pip install playwright into .venv)"
+
+
+def require_browser_part(reason: str) -> None:
+    """Skip (fail under CI, where ``make test`` installs it) when Chromium or Playwright is missing."""
+    if os.environ.get("CI"):
+        pytest.fail(f"browser tests cannot run in CI: {reason}; install with {BROWSER_INSTALL}")
+    pytest.skip(f"{reason}: install with {BROWSER_INSTALL}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Chromium (Debian's), driven by Playwright: one for the whole session, shared by the panel tests,
+    the site test and the playground test (Playwright's sync API allows one running instance per thread)."""
+    import shutil
+
+    chromium = next((path for name in CHROMIUM if (path := shutil.which(name))), None)
+    if chromium is None:
+        require_browser_part("no Chromium on PATH")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        require_browser_part("the Python package playwright is not installed")
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        yield browser
+        browser.close()

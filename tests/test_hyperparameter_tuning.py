@@ -74,6 +74,21 @@ def test_objective_reports_every_epoch_and_returns_the_best_val_acc(tiny):
     assert table["epochs_so_far"].tolist() == [3, 6] and table["best_so_far"].iloc[-1] == table["value"].max()
 
 
+def test_a_diverged_trial_is_an_outcome_kept_in_its_stop_reason_not_a_warning(tiny):
+    """A search samples lrs that diverge: the trial ends with its best value and says why in ``stop_reason`` (the
+    trials table, the worker's line), without a RuntimeWarning per trial on stderr."""
+    import warnings
+
+    study = open_study("t", "random", SearchSpace({"lr": ("log", 5.0, 10.0)}), storage="memory")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run_study(study, Objective(BASE, tiny,
+                                   SearchSpace({"lr": ("log", 5.0, 10.0)})), 1)
+    trial = study.trials[0]
+    assert trial.state == optuna.trial.TrialState.COMPLETE, trial.state
+    assert trial.user_attrs["stop_reason"].startswith("diverged: the training loss"), trial.user_attrs
+
+
 def test_grid_visits_every_point_once_and_stops(tiny):
     study = open_study("g", "grid", SPACE, storage="memory", grid_points=2)
     ran = run_study(study, Objective(BASE.replace(epochs=1), tiny, SPACE), 10)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import http.client
 import os
 import shlex
-import shutil
 import signal
 import socket
 import subprocess
@@ -100,80 +99,71 @@ def cells(row) -> list[str]:
     return [c.strip() for c in row.locator("td").all_inner_texts()]
 
 
-def test_the_playground_in_a_browser(server, tmp_path):
+def test_the_playground_in_a_browser(server, browser, tmp_path):
     port, token, env = server
     started = time.perf_counter()
     # the token is required: without it, or with a wrong one, the app is refused (403 or a redirect to log in)
     for path in ("/", "/?token=wrong"):
         code, where = status(port, path)
         assert code == 403 or (code in (301, 302) and "/login" in where), (path, code, where)
-    chromium = next((p for n in ("chromium", "chromium-browser", "google-chrome") if (p := shutil.which(n))), None)
-    if chromium is None:
-        missing("no Chromium on PATH")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("the Python package playwright is not installed")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page(viewport={"width": 1200, "height": 900})
-        page.set_default_timeout(30_000)
-        page.goto(f"http://127.0.0.1:{port}/?token={token}")
-        app = page.locator(".dlopt-playground")
-        app.wait_for(timeout=90_000)
-        assert page.locator(".jp-InputArea, .jp-CodeMirrorEditor, .cm-editor").count() == 0, "a code cell is shown"
-        run, stop = app.locator("button", has_text="Run"), app.locator("button", has_text="Stop")
-        rows = app.locator("table tbody tr")
+    page = browser.new_page(viewport={"width": 1200, "height": 900})
+    page.set_default_timeout(30_000)
+    page.goto(f"http://127.0.0.1:{port}/?token={token}")
+    app = page.locator(".dlopt-playground")
+    app.wait_for(timeout=90_000)
+    assert page.locator(".jp-InputArea, .jp-CodeMirrorEditor, .cm-editor").count() == 0, "a code cell is shown"
+    run, stop = app.locator("button", has_text="Run"), app.locator("button", has_text="Stop")
+    rows = app.locator("table tbody tr")
 
-        # a two-config comparison at tiny settings
-        box(app, "dataset").select_option("digits")
-        for label, value in (("train per class (0 = all)", "20"), ("hidden", "32"), ("epochs", "3"),
-                             ("seeds", "2"), ("name", "baseline")):
-            enter(app, label, value)
-        app.locator("button", has_text="Add to queue").click()
-        app.get_by_text("Queued baseline").wait_for()
-        enter(app, "dropout", "0.3")
-        enter(app, "name", "dropout")
-        app.locator("button", has_text="Add to queue").click()
-        app.get_by_text("Queued dropout").wait_for()
-        run.click()
-        page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 2", arg=app.element_handle(),
-                               timeout=90_000)
-        app.locator("button:not([disabled])", has_text="Run").wait_for()
-        assert app.get_by_text("[primary] dropout vs baseline").count() and app.locator("img[src]").count()
-        table = {cells(rows.nth(i))[0]: cells(rows.nth(i)) for i in range(2)}
+    # a two-config comparison at tiny settings
+    box(app, "dataset").select_option("digits")
+    for label, value in (("train per class (0 = all)", "20"), ("hidden", "32"), ("epochs", "3"),
+                         ("seeds", "2"), ("name", "baseline")):
+        enter(app, label, value)
+    app.locator("button", has_text="Add to queue").click()
+    app.get_by_text("Queued baseline").wait_for()
+    enter(app, "dropout", "0.3")
+    enter(app, "name", "dropout")
+    app.locator("button", has_text="Add to queue").click()
+    app.get_by_text("Queued dropout").wait_for()
+    run.click()
+    page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 2", arg=app.element_handle(),
+                           timeout=90_000)
+    app.locator("button:not([disabled])", has_text="Run").wait_for()
+    assert app.get_by_text("[primary] dropout vs baseline").count() and app.locator("img[src]").count()
+    table = {cells(rows.nth(i))[0]: cells(rows.nth(i)) for i in range(2)}
 
-        # Show the code: the recipe files and the command; run the command while the browser goes on
-        app.locator("button", has_text="Show the code").click()
-        command = app.locator("pre.dlopt-code-command")
-        command.wait_for()
-        assert "load_recipe" in app.locator("pre.dlopt-code-python").inner_text()
-        words = shlex.split(command.inner_text())
-        assert words[:4] == ["python", "-m", "dlopt_kit", "compare"]
-        cli = subprocess.Popen([sys.executable, *words[1:]], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
-        page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
+    # Show the code: the recipe files and the command; run the command while the browser goes on
+    app.locator("button", has_text="Show the code").click()
+    command = app.locator("pre.dlopt-code-command")
+    command.wait_for()
+    assert "load_recipe" in app.locator("pre.dlopt-code-python").inner_text()
+    words = shlex.split(command.inner_text())
+    assert words[:4] == ["python", "-m", "dlopt_kit", "compare"]
+    cli = subprocess.Popen([sys.executable, *words[1:]], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    page.screenshot(path=str(SHOTS / "playground.png"), full_page=True)
 
-        # Stop ends a long run and keeps its row
-        enter(app, "epochs", "500")
-        enter(app, "name", "long")
-        run.click()
-        app.locator("button[disabled]", has_text="Run").wait_for()
-        app.get_by_text("training long").wait_for()
-        page.wait_for_function("el => !['', '0%'].includes(el.style.width)",
-                               arg=app.locator(".progress-bar").first.element_handle())
-        stop.click()
-        app.get_by_text("stopped by the user").first.wait_for(timeout=10_000)
-        page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 3", arg=app.element_handle())
-        app.locator("button:not([disabled])", has_text="Run").wait_for()
+    # Stop ends a long run and keeps its row
+    enter(app, "epochs", "500")
+    enter(app, "name", "long")
+    run.click()
+    app.locator("button[disabled]", has_text="Run").wait_for()
+    app.get_by_text("training long").wait_for()
+    page.wait_for_function("el => !['', '0%'].includes(el.style.width)",
+                           arg=app.locator(".progress-bar").first.element_handle())
+    stop.click()
+    app.get_by_text("stopped by the user").first.wait_for(timeout=10_000)
+    page.wait_for_function("el => el.querySelectorAll('table tbody tr').length === 3", arg=app.element_handle())
+    app.locator("button:not([disabled])", has_text="Run").wait_for()
 
-        # a bad value: a readable message, every row kept, no run
-        enter(app, "batch size", "0")
-        run.click()
-        app.get_by_text("batch_size=0 is out of range").first.wait_for(timeout=10_000)
-        assert rows.count() == 3 and run.is_enabled()
-        browser.close()
+    # a bad value: a readable message, every row kept, no run
+    enter(app, "batch size", "0")
+    run.click()
+    app.get_by_text("batch_size=0 is out of range").first.wait_for(timeout=10_000)
+    assert rows.count() == 3 and run.is_enabled()
+    page.close()
 
     out, err = cli.communicate(timeout=120)
     assert cli.returncode == 0, err[-2000:]

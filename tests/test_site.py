@@ -5,8 +5,6 @@ from __future__ import annotations
 import base64
 import importlib.util
 import json
-import os
-import shutil
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -29,12 +27,6 @@ def _load_build():
     return module
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"the site test cannot run in CI: {reason}; install with make browser-setup")
-    pytest.skip(f"{reason}: install with make browser-setup")
-
-
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     build = _load_build()
@@ -45,53 +37,44 @@ def site(tmp_path_factory):
     return build, build.build(tmp / "site", shots)
 
 
-def test_every_page_opens_without_errors(site):
+def test_every_page_opens_without_errors(site, browser):
     build, out = site
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        _missing("no Chromium on PATH")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the Python package playwright is not installed")
     lessons = build.lessons()
     pages = [out / "index.html"] + [out / f"{p.stem}.html" for p in lessons]
     assert all(p.is_file() for p in pages), [p.name for p in pages if not p.is_file()]
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        page = browser.new_page()
-        errors, outside = [], []
-        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-        page.on("pageerror", lambda e: errors.append(str(e)))
-        page.route("**/*", lambda r: (r.continue_() if r.request.url.startswith("file:")
-                                      else (outside.append(r.request.url), r.abort())))
-        for path in pages:
-            page.goto(path.as_uri())
-            page.wait_for_load_state("load")
-            if path.stem == SCREENSHOT:
-                SHOTS.mkdir(parents=True, exist_ok=True)
-                page.screenshot(path=str(SHOTS / f"site-{path.stem}.png"))
-            sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])")
-            assert all(w > 0 for _, w in sizes), (path.name, [s for s, w in sizes if not w])
-            for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
-                url = urlparse(href)
-                if url.scheme or href.startswith("//") or href.startswith("mailto:"):
-                    continue
-                target = (path.parent / unquote(url.path)).resolve() if url.path else path
-                assert target.is_file(), (path.name, href)
-                if url.fragment:
-                    page2 = target.read_text()
-                    assert f'id="{url.fragment}"' in page2, (path.name, href)
-            if path.name != "index.html":
-                nb = json.loads((ROOT / "notebooks" / f"{path.stem}.ipynb").read_text())
-                figures = sum("image/png" in o.get("data", {}) and not build.is_panel_output(o)
-                              for c in nb["cells"] for o in c.get("outputs", []))
-                shots = page.locator("figure.panel-screenshot img").count()
-                assert len(sizes) - shots == figures, (path.name, len(sizes), shots, figures)
-                assert page.locator("details summary", has_text="Solution").count() == sum(
-                    "solution" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
-                assert shots == (1 if path.stem.startswith("04_") else 0), path.name
-        browser.close()
+    page = browser.new_page()
+    errors, outside = [], []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.route("**/*", lambda r: (r.continue_() if r.request.url.startswith("file:")
+                                  else (outside.append(r.request.url), r.abort())))
+    for path in pages:
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        if path.stem == SCREENSHOT:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / f"site-{path.stem}.png"))
+        sizes = page.eval_on_selector_all("img", "els => els.map(e => [e.getAttribute('src'), e.naturalWidth])")
+        assert all(w > 0 for _, w in sizes), (path.name, [s for s, w in sizes if not w])
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+            url = urlparse(href)
+            if url.scheme or href.startswith("//") or href.startswith("mailto:"):
+                continue
+            target = (path.parent / unquote(url.path)).resolve() if url.path else path
+            assert target.is_file(), (path.name, href)
+            if url.fragment:
+                page2 = target.read_text()
+                assert f'id="{url.fragment}"' in page2, (path.name, href)
+        if path.name != "index.html":
+            nb = json.loads((ROOT / "notebooks" / f"{path.stem}.ipynb").read_text())
+            figures = sum("image/png" in o.get("data", {}) and not build.is_panel_output(o)
+                          for c in nb["cells"] for o in c.get("outputs", []))
+            shots = page.locator("figure.panel-screenshot img").count()
+            assert len(sizes) - shots == figures, (path.name, len(sizes), shots, figures)
+            assert page.locator("details summary", has_text="Solution").count() == sum(
+                "solution" in c.get("metadata", {}).get("tags", []) for c in nb["cells"])
+            assert shots == (1 if path.stem.startswith("04_") else 0), path.name
+    page.close()
     assert not errors, errors
     assert not outside, outside
 

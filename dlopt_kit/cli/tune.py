@@ -121,6 +121,7 @@ def _create(args: argparse.Namespace) -> int:
 
 def _worker(args: argparse.Namespace) -> int:
     from dlopt_kit.classroom.study import BUDGETS, SETTINGS, connect, join, objective_for, redact, storage_url, work
+    from dlopt_kit.core.callbacks import StopReason
     from dlopt_kit.core.session import setup
     from dlopt_kit.hyperparameter_tuning.search import STOPPED
 
@@ -146,7 +147,9 @@ def _worker(args: argparse.Namespace) -> int:
 
     def report(trial: object) -> None:
         if trial.state.name == "COMPLETE":
-            print(f"trial {trial.number}: complete, val_acc {trial.value:.4f}", flush=True)
+            reason = str(trial.user_attrs.get("stop_reason", ""))
+            why = f" ({reason.split('. ')[0]})" if reason.startswith(StopReason.DIVERGED) else ""
+            print(f"trial {trial.number}: complete, val_acc {trial.value:.4f}{why}", flush=True)
         elif trial.user_attrs.get("stop_reason") == STOPPED:  # told once, in the last line
             stopped.append(trial.number)
         else:

@@ -215,7 +215,10 @@ class Objective:
         history = self.cache.get(key) if self.cache is not None else None
         started = time.perf_counter()
         if history is None:
-            result = fit(config, self.data, callbacks=self._callbacks(trial), progress=False, device=self.device)
+            with warnings.catch_warnings():  # a diverged trial is an outcome of the search, kept in its stop_reason
+                warnings.filterwarnings("ignore", message=StopReason.DIVERGED, category=RuntimeWarning)
+                result = fit(config, self.data, callbacks=self._callbacks(trial), progress=False,
+                             device=self.device)
             records = list(result.history)
             if result.stop_reason == STOPPED or self._stopped():  # Stop wins over a pruner's verdict
                 trial.set_user_attr("stop_reason", STOPPED)

@@ -1,5 +1,5 @@
 """JupyterLab on loopback with a token (its server serves Notebook 7's pages too), and Debian's Chromium driven by
-Playwright (no browser download).
+Playwright (no browser download; the session's one ``browser`` is in tests/conftest.py).
 
 Where Chromium or Playwright is missing, every browser test skips with one line naming the command that installs
 them (``make browser-setup``); under CI (``CI`` set) a missing browser fails instead, so it cannot skip silently.
@@ -27,20 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "build" / "browser" / "screenshots"
 LAB_NOTEBOOK = ROOT / "build" / "browser" / "panels.ipynb"
 NOTEBOOK7_NOTEBOOK = ROOT / "build" / "browser" / "panels-notebook7.ipynb"
-CHROMIUM = ("chromium", "chromium-browser", "google-chrome")
-INSTALL = "make browser-setup (as root: apt-get install chromium, and pip install playwright into .venv)"
-
-
-def _chromium() -> str | None:
-    return next((path for name in CHROMIUM if (path := shutil.which(name))), None)
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run in CI: {reason}; install with {INSTALL}")
-    pytest.skip(f"{reason}: install with {INSTALL}")
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -140,27 +126,10 @@ def lab_url(jupyter):
     return jupyter.url("lab/tree", write_notebook(LAB_NOTEBOOK)) + "&reset"
 
 
-@pytest.fixture(scope="session")
-def browser():
-    """Headless Chromium (Debian's), driven by Playwright."""
-    chromium = _chromium()
-    if chromium is None:
-        _missing("no Chromium on PATH")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        _missing("the Python package playwright is not installed")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    print(f"\nbrowser screenshots: {SHOTS}")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-        yield browser
-        browser.close()
-
-
 def _open_and_run_all(browser, server: Server, url: str, notebook: Path):
     """A page (1280 x 1000 CSS pixels, one device pixel each) at ``url``, every cell run once the notebook's kernel
     is idle (Run > Run All Cells: the same menu in JupyterLab and Notebook 7)."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
     page.set_default_timeout(60_000)
     page.goto(url)
