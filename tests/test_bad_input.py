@@ -12,6 +12,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import ANYTHING
 
 from dlopt_kit.core import checks
 from dlopt_kit.core.augment import LIMITS, Augmenter, AugmentSpec
@@ -27,13 +28,6 @@ from dlopt_kit.panels.training import Control, TrainingPanel, control_value
 
 FAST = RunConfig(model="mlp", epochs=1, batch_size=32)
 
-# anything a user, a widget, NumPy or pandas might hand over
-ANYTHING = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=8), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers()),
-    st.integers(-1000, 1000).map(np.int64), st.floats(-1e6, 1e6, width=32).map(np.float32),
-    st.floats(-1e6, 1e6).map(np.float64), st.booleans().map(np.bool_),
-)
 PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

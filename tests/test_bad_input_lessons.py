@@ -10,6 +10,7 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from strategies import ANYTHING
 from torch import nn
 
 from dlopt_kit.architectures import study, transfer
@@ -31,13 +32,6 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import DatasetError, Splits
 from dlopt_kit.evaluation_metrics.imbalance import at_prevalence, one_vs_rest
 
-# anything a user, a widget, NumPy or pandas might hand over (as tests/test_bad_input.py's)
-ANYTHING = st.one_of(
-    st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True, allow_infinity=True),
-    st.text(max_size=8), st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers()),
-    st.integers(-1000, 1000).map(np.int64), st.floats(-1e6, 1e6, width=32).map(np.float32),
-    st.floats(-1e6, 1e6).map(np.float64), st.booleans().map(np.bool_),
-)
 PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 

@@ -156,6 +156,9 @@ def _check_backbone(backbone: object, last_block: bool = False) -> None:
                          f"count{' and last_block' if last_block else ''}); got {type(backbone).__name__}")
 
 
+MAX_CLASSES = 1000  # ImageNet's head: a larger one is a typo, and would try to allocate gigabytes
+
+
 class TransferNet(nn.Module):
     """``backbone`` -> a new linear head of ``num_classes``. ``mode`` decides what trains (see the module's doc);
     frozen parts stay in eval mode while training, so their batch-norm statistics stay the pretrained ones.
@@ -166,7 +169,7 @@ class TransferNet(nn.Module):
     def __init__(self, backbone: nn.Module, num_classes: int, mode: str = "probe",
                  backbone_lr_scale: float = 1.0) -> None:
         super().__init__()
-        num_classes = checks.whole("num_classes", num_classes, 2)
+        num_classes = checks.whole("num_classes", num_classes, 2, MAX_CLASSES)
         self.mode = checks.choice("mode", mode, MODES)
         _check_backbone(backbone, last_block=True)
         self.backbone_lr_scale = checks.number("backbone_lr_scale", backbone_lr_scale, 0.0, 1.0,
