@@ -1,4 +1,5 @@
-"""Every notebook in a dry run at ``medium`` and at ``full`` on the CPU: a crash test, nothing more.
+"""Every notebook in a dry run at ``medium`` and at ``full`` on the CPU, the two budgets' kernels side by side: a
+crash test, nothing more.
 
 ``DLOPT_DRY_RUN=1`` builds the data exactly as the budget does and caps the work (``dlopt_kit.core.dry_run``), so a
 notebook that breaks only at a budget CI never runs (lesson 08's pool at ``full``) breaks here, in seconds. Each
@@ -11,6 +12,9 @@ the real ``small`` run would read it back. A failure names the cell and the erro
 
 from __future__ import annotations
 
+import asyncio
+import os
+import threading
 import time
 from pathlib import Path
 
@@ -23,9 +27,12 @@ KERNEL = "dlopt-kit"
 TIMES: dict[str, float] = {}
 
 
-def execute(path: Path, folder: Path) -> None:
-    """Run ``path`` in a fresh kernel with ``folder`` as its working directory; raise AssertionError naming the
-    failing cell and its error."""
+BUDGETS = ("medium", "full")
+
+
+async def execute(path: Path, folder: Path, env: dict[str, str]) -> None:
+    """Run ``path`` in a fresh kernel with ``folder`` as its working directory and ``env`` as its environment;
+    raise AssertionError naming the failing cell and its error."""
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
 
@@ -38,13 +45,40 @@ def execute(path: Path, folder: Path) -> None:
     client = NotebookClient(nb, timeout=600, kernel_name=KERNEL, on_cell_error=on_cell_error,
                             resources={"metadata": {"path": str(folder)}})
     try:
-        client.execute()
+        await client.async_execute(env=env)
     except CellExecutionError as exc:
         index = failed.get("index", "?")
         source = nb.cells[index].source if isinstance(index, int) else ""
         first = source.strip().splitlines()[0] if source.strip() else ""
-        raise AssertionError(f"{path.name}, cell {index} ({first!r}) failed: {exc.ename}: {exc.evalue}\n"
-                             f"{exc.traceback}") from None
+        raise AssertionError(f"{path.name} at {env['DLOPT_BUDGET']}, cell {index} ({first!r}) failed: "
+                             f"{exc.ename}: {exc.evalue}\n{exc.traceback}") from None
+
+
+def run_both(path: Path, runs: dict[str, tuple[Path, dict[str, str]]]) -> dict[str, BaseException | None]:
+    """Each budget's dry run of ``path`` in its own kernel, the kernels side by side (one per CPU core on CI's
+    two), in a thread of their own: the session's browser holds the main thread's event loop. Returns each
+    budget's error, or None."""
+    outcome: dict[str, BaseException | None] = {}
+
+    async def one(budget: str) -> None:
+        folder, env = runs[budget]
+        started = time.perf_counter()
+        try:
+            await execute(path, folder, env)
+            outcome[budget] = None
+        except BaseException as exc:  # noqa: BLE001 - reported by the test, budget by budget
+            outcome[budget] = exc
+        finally:
+            TIMES[f"{path.stem} @ {budget}"] = time.perf_counter() - started
+            print(f"\n{path.stem} dry run at {budget}: {TIMES[f'{path.stem} @ {budget}']:.1f} s")
+
+    async def both() -> None:
+        await asyncio.gather(*(one(budget) for budget in runs))
+
+    thread = threading.Thread(target=lambda: asyncio.run(both()))
+    thread.start()
+    thread.join()
+    return outcome
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -55,20 +89,18 @@ def _summary():
         print(f"\ndry runs ({len(TIMES)}), total {sum(TIMES.values()):.1f} s:\n{lines}")
 
 
-@pytest.mark.parametrize("budget", ["medium", "full"])
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_dry_run(path: Path, budget: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_dry_run(path: Path, tmp_path: Path) -> None:
+    """``path`` at ``medium`` and at ``full``, both at once."""
     from dlopt_kit.core import paths
 
-    (tmp_path / "notebooks").mkdir()
-    monkeypatch.setenv("DLOPT_DATA_DIR", str(paths.datasets_dir()))  # the prepared cache, read only
-    monkeypatch.setenv("DLOPT_HOME", str(tmp_path))
-    monkeypatch.setenv("DLOPT_DRY_RUN", "1")
-    monkeypatch.setenv("DLOPT_BUDGET", budget)
-    monkeypatch.setenv("DLOPT_DEVICE", "cpu")
-    started = time.perf_counter()
-    try:
-        execute(path, tmp_path / "notebooks")
-    finally:
-        TIMES[f"{path.stem} @ {budget}"] = time.perf_counter() - started
-        print(f"\n{path.stem} dry run at {budget}: {TIMES[f'{path.stem} @ {budget}']:.1f} s")
+    runs = {}
+    for budget in BUDGETS:
+        home = tmp_path / budget
+        (home / "notebooks").mkdir(parents=True)
+        env = {**os.environ, "DLOPT_DATA_DIR": str(paths.datasets_dir()),  # the prepared cache, read only
+               "DLOPT_HOME": str(home), "DLOPT_DRY_RUN": "1", "DLOPT_BUDGET": budget, "DLOPT_DEVICE": "cpu"}
+        runs[budget] = (home / "notebooks", env)
+    outcome = run_both(path, runs)
+    errors = [exc for exc in outcome.values() if exc is not None]
+    assert set(outcome) == set(BUDGETS) and not errors, "\n\n".join(str(e) for e in errors)
