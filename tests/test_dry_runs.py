@@ -58,27 +58,23 @@ def run_both(path: Path, runs: dict[str, tuple[Path, dict[str, str]]]) -> dict[s
     """Each budget's dry run of ``path`` in its own kernel, the kernels side by side (one per CPU core on CI's
     two), in a thread of their own: the session's browser holds the main thread's event loop. Returns each
     budget's error, or None."""
-    outcome: dict[str, BaseException | None] = {}
-
     async def one(budget: str) -> None:
-        folder, env = runs[budget]
         started = time.perf_counter()
         try:
-            await execute(path, folder, env)
-            outcome[budget] = None
-        except BaseException as exc:  # noqa: BLE001 - reported by the test, budget by budget
-            outcome[budget] = exc
+            await execute(path, *runs[budget])
         finally:
             TIMES[f"{path.stem} @ {budget}"] = time.perf_counter() - started
             print(f"\n{path.stem} dry run at {budget}: {TIMES[f'{path.stem} @ {budget}']:.1f} s")
 
+    results: list = []
+
     async def both() -> None:
-        await asyncio.gather(*(one(budget) for budget in runs))
+        results.extend(await asyncio.gather(*(one(budget) for budget in runs), return_exceptions=True))
 
     thread = threading.Thread(target=lambda: asyncio.run(both()))
     thread.start()
     thread.join()
-    return outcome
+    return dict(zip(runs, results, strict=True))
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -161,12 +161,13 @@ class TrainEval(Callback):
 
 def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), device: torch.device | None = None,
         progress: bool = True, model: nn.Module | None = None, restore_best: bool = True,
-        measure_train: bool = False, record_grad_norms: bool = False) -> FitResult:
+        measure_train: bool = False, record_grad_norms: bool = False, warn_divergence: bool = True) -> FitResult:
     """Train ``config.model`` on ``data`` and return a ``FitResult``. Used by every notebook.
 
     The options are the callbacks of ``default_callbacks(config)``, run before ``callbacks``: ``GradClip``,
     ``StepTrace`` (the result's ``steps``; ``record_grad_norms`` measures the gradient norm on every step),
-    ``LRSchedule``, ``DivergenceGuard`` (``stop_reason`` ``diverged: ...``, with a warning), ``BestWeights`` (loaded
+    ``LRSchedule``, ``DivergenceGuard`` (``stop_reason`` ``diverged: ...``, with a RuntimeWarning unless
+    ``warn_divergence`` is False: a search, for which a diverged trial is an outcome), ``BestWeights`` (loaded
     into the model at the end with ``restore_best``), ``EarlyStopping`` with ``config.patience``, and ``TrainEval``
     with ``measure_train``. Ctrl-C or a callback's stop ends the run with the history and best weights intact.
     A dry run (``dry_run``) caps it at ``dry_run.EPOCHS`` epochs of ``dry_run.STEPS`` steps.
@@ -236,7 +237,7 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
                        str(state.stop_reason or StopReason.COMPLETED), device=device.type, steps=trace.frame())
     if restore_best:
         result.restore_best()
-    if result.stop_reason.startswith(StopReason.DIVERGED):
+    if warn_divergence and result.stop_reason.startswith(StopReason.DIVERGED):
         warnings.warn(result.stop_reason, RuntimeWarning, stacklevel=2)
     return result
 

@@ -215,10 +215,9 @@ class Objective:
         history = self.cache.get(key) if self.cache is not None else None
         started = time.perf_counter()
         if history is None:
-            with warnings.catch_warnings():  # a diverged trial is an outcome of the search, kept in its stop_reason
-                warnings.filterwarnings("ignore", message=StopReason.DIVERGED, category=RuntimeWarning)
-                result = fit(config, self.data, callbacks=self._callbacks(trial), progress=False,
-                             device=self.device)
+            # a diverged trial is an outcome of the search, kept in its stop_reason: no warning per trial
+            result = fit(config, self.data, callbacks=self._callbacks(trial), progress=False, device=self.device,
+                         warn_divergence=False)
             records = list(result.history)
             if result.stop_reason == STOPPED or self._stopped():  # Stop wins over a pruner's verdict
                 trial.set_user_attr("stop_reason", STOPPED)
