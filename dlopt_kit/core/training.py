@@ -166,10 +166,9 @@ def fit(config: RunConfig, data: Splits, callbacks: Sequence[Callback] = (), dev
 
     The options are the callbacks of ``default_callbacks(config)``, run before ``callbacks``: ``GradClip``,
     ``StepTrace`` (the result's ``steps``; ``record_grad_norms`` measures the gradient norm on every step),
-    ``LRSchedule``, ``DivergenceGuard`` (``stop_reason`` ``diverged: ...``, with a RuntimeWarning unless
-    ``warn_divergence`` is False: a search, for which a diverged trial is an outcome), ``BestWeights`` (loaded
-    into the model at the end with ``restore_best``), ``EarlyStopping`` with ``config.patience``, and ``TrainEval``
-    with ``measure_train``. Ctrl-C or a callback's stop ends the run with the history and best weights intact.
+    ``LRSchedule``, ``DivergenceGuard`` (``stop_reason`` ``diverged: ...``, and a warning if ``warn_divergence``),
+    ``BestWeights`` (loaded into the model at the end if ``restore_best``), ``EarlyStopping`` with ``config.patience``,
+    ``TrainEval`` with ``measure_train``. Ctrl-C or a callback's stop ends the run, history and best weights intact.
     A dry run (``dry_run``) caps it at ``dry_run.EPOCHS`` epochs of ``dry_run.STEPS`` steps.
 
     Each epoch's record holds the mean training loss and accuracy over the epoch's steps (in training mode: with
