@@ -61,3 +61,25 @@ def test_make_optimizer(name, cls):
     assert isinstance(opt, cls) and opt.param_groups[0]["lr"] == 0.5
     assert opt.param_groups[0]["weight_decay"] == 0.1 and opt.param_groups[0]["params"] == [net.weight]
     assert opt.param_groups[1]["weight_decay"] == 0.0 and opt.param_groups[1]["params"] == [net.bias]
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw"])
+def test_make_optimizer_foreach_matches_the_per_parameter_loop(name):
+    # make_optimizer asks for foreach=True (faster on a CPU); the weights must be the loop's, bit for bit
+    config = RunConfig(optimizer=name, lr=1e-2, weight_decay=0.05)
+    finals = []
+    for foreach in (True, False):
+        torch.manual_seed(0)
+        net = MLP((16,), 3, hidden=8)
+        opt = make_optimizer(config, net)
+        assert all(group["foreach"] for group in opt.param_groups)
+        for group in opt.param_groups:
+            group["foreach"] = foreach
+        data = torch.Generator().manual_seed(1)
+        for _ in range(20):
+            x, y = torch.randn(32, 16, generator=data), torch.randint(0, 3, (32,), generator=data)
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        finals.append(net.state_dict())
+    assert all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])

@@ -1,6 +1,7 @@
 """Lesson 08's experiment helpers: the unseen pool, thresholds chosen on drift-free validation streams, the policy
 study over seeds."""
 
+import pandas as pd
 import pytest
 import torch
 
@@ -98,3 +99,21 @@ def test_phase_mean_averages_a_timer_over_its_phases_seed_by_seed():
     assert arm(out, "every 30", "compute").tolist() == [2400, 2400]
     with pytest.raises(ValueError, match=r"groups\['x'\] must name policies of the table; \['nope'\] are not in it"):
         phase_mean(table, {"x": ["nope"]})
+
+
+def test_policy_study_gives_the_same_numbers_in_two_workers_as_in_one(tiny, monkeypatch):
+    models = deployed(BASE, tiny, (0, 1))
+    pool = unused_training("fashion_mnist", 30)
+    retrain = BASE.replace(epochs=1)
+    policies = {"never": (Policy("never", config=retrain), None),
+                "periodic": (Policy("periodic", every=3, config=retrain), None),
+                "replay": (Policy("periodic", every=4, replay=0.5, config=retrain), None)}
+    spec = DriftSpec("brightness", onset=4)
+    tables = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("DLOPT_JOBS", workers)
+        tables[workers], frames = policy_study(models, tiny, spec, policies, pool, batches=10, batch_size=20)
+        assert list(frames) == list(policies) and all(len(f) == 2 for f in frames.values())
+    assert list(tables["2"]["policy"]) == ["never", "periodic", "replay"] * 2
+    pd.testing.assert_frame_equal(tables["1"], tables["2"])
+    assert (arm(tables["2"], "periodic", "retrains") >= 2).all()

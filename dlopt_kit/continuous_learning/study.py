@@ -12,11 +12,12 @@ import torch
 
 from dlopt_kit.continuous_learning.monitors import SIGNALS, Monitor, Reference, watch
 from dlopt_kit.continuous_learning.policies import Policy, serve
-from dlopt_kit.continuous_learning.stream import DriftSpec, make_stream
+from dlopt_kit.continuous_learning.stream import DriftSpec, Stream, make_stream
 from dlopt_kit.core import checks
 from dlopt_kit.core import dry_run as dry
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.data import Splits
+from dlopt_kit.core.processes import jobs, run_tasks
 from dlopt_kit.core.training import evaluate, fit
 
 
@@ -37,6 +38,40 @@ def deployed(base: RunConfig, data: Splits, seeds: Sequence[int]) -> dict[int, t
     return {seed: fit(base.replace(seed=seed), data, progress=False).model for seed in checks.seeds("seeds", seeds)}
 
 
+def _serve_share(model: torch.nn.Module, stream: Stream, data: Splits,
+                 share: Sequence[tuple[str, Policy, Monitor | None]], seed: int,
+                 ) -> list[tuple[str, dict, pd.DataFrame]]:
+    """Some of ``policy_study``'s policies on one seed's stream (one task of ``run_tasks``): each policy's row and
+    per-batch frame."""
+    start = stream.drift_point if stream.drift_point is not None else len(stream)
+    out = []
+    for name, policy, monitor in share:
+        frame, registry = serve(model, stream, data, policy, monitor, seed)
+        final = registry.rollback(copy.deepcopy(model), len(registry.versions) - 1)  # the served one stays
+        out.append((name, {"policy": name, "seed": seed, "accuracy before": frame["accuracy"][:start].mean(),
+                           "accuracy after": frame["accuracy"][start:].mean(),
+                           "retrains": int(frame["retrained"].sum()), "compute": int(frame["compute"].iloc[-1]),
+                           "old test_acc": evaluate(final, data.x_test, data.y_test)[1]}, frame))
+    return out
+
+
+def _shares(named: Sequence[tuple[str, Policy, Monitor | None]], batches: int,
+            workers: int) -> list[list[tuple[str, Policy, Monitor | None]]]:
+    """``named`` in at most ``workers`` shares of about equal work: the policies with the most retrains (a timer's
+    ``batches / every``, replay doubling each; a trigger counted as two) go first, each to the lightest share."""
+    def work(policy: Policy) -> float:
+        retrains = {"never": 0, "periodic": batches / policy.every, "triggered": 2}[policy.kind]
+        return 1 + retrains * (1 + policy.replay)
+
+    shares: list[list] = [[] for _ in range(min(workers, len(named)))]
+    load = [0.0] * len(shares)
+    for item in sorted(named, key=lambda item: -work(item[1])):
+        lightest = load.index(min(load))
+        shares[lightest].append(item)
+        load[lightest] += work(item[1])
+    return shares
+
+
 def policy_study(models: Mapping[int, torch.nn.Module], data: Splits, spec: DriftSpec,
                  policies: Mapping[str, tuple[Policy, Monitor | Callable[[int], Monitor] | None]],
                  pool: tuple[torch.Tensor, torch.Tensor], batches: int = 60, batch_size: int = 100,
@@ -46,20 +81,19 @@ def policy_study(models: Mapping[int, torch.nn.Module], data: Splits, spec: Drif
     the seed returning one (a threshold calibrated for that seed's model). Returns one row per (policy, seed)
     (accuracy before and after the drift starts, retrains, compute, and ``old test_acc``: the final model's accuracy
     on ``data``'s clean test split, which the stream never serves: what it still knows of the old data) and each
-    policy's per-batch frames in seed order."""
-    rows, frames = [], {name: [] for name in policies}
+    policy's per-batch frames in seed order. Each seed's policies are served in ``jobs()`` shares at once
+    (``core.processes.run_tasks``); every serve seeds its own retrains, so the numbers are those of one process."""
+    workers = jobs()
+    tasks = []
     for seed, model in models.items():
         stream = make_stream(pool, spec, batches, batch_size, seed, delay=delay, replace=False)
-        start = stream.drift_point if stream.drift_point is not None else batches
-        for name, (policy, monitor) in policies.items():
-            monitor = monitor(seed) if callable(monitor) and not hasattr(monitor, "alarm") else monitor
-            frame, registry = serve(model, stream, data, policy, monitor, seed)
-            final = registry.rollback(copy.deepcopy(model), len(registry.versions) - 1)  # the served one stays
-            frames[name].append(frame)
-            rows.append({"policy": name, "seed": seed, "accuracy before": frame["accuracy"][:start].mean(),
-                         "accuracy after": frame["accuracy"][start:].mean(), "retrains": int(frame["retrained"].sum()),
-                         "compute": int(frame["compute"].iloc[-1]),
-                         "old test_acc": evaluate(final, data.x_test, data.y_test)[1]})
+        named = [(name, policy, monitor(seed) if callable(monitor) and not hasattr(monitor, "alarm") else monitor)
+                 for name, (policy, monitor) in policies.items()]
+        tasks += [(model, stream, data, share, seed) for share in _shares(named, batches, workers)]
+    served = {(name, row["seed"]): (row, frame) for result in run_tasks(_serve_share, tasks, workers)
+              for name, row, frame in result}
+    rows = [served[(name, seed)][0] for seed in models for name in policies]
+    frames = {name: [served[(name, seed)][1] for seed in models] for name in policies}
     return pd.DataFrame(rows), frames
 
 
