@@ -196,6 +196,16 @@ def test_nan_in_the_data_is_blamed_on_the_data_not_the_learning_rate(tiny):
         fit(FAST, _with(tiny, x_train=x), progress=False)
 
 
+def test_infinities_are_counted_and_huge_finite_values_whose_sum_overflows_pass(tiny):
+    x = tiny.x_val.clone()
+    x[0, 0, 0, :2] = float("inf")
+    x[1, 0, 0, 0] = float("-inf")
+    with pytest.raises(ValueError, match="x_val holds 3 NaN or infinite value"):
+        _with(tiny, x_val=x).validate()
+    big = torch.full_like(tiny.x_test, 3e38)  # finite, but their float32 sum is inf: the exact count finds none
+    assert not torch.isfinite(big.sum()) and _with(tiny, x_test=big).validate() is not None
+
+
 def test_an_exploding_but_finite_loss_is_divergence(tiny):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

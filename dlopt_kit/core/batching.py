@@ -40,7 +40,7 @@ class Batcher:
         for i in range(len(self)):
             lo, hi = i * self.batch_size, min((i + 1) * self.batch_size, n)
             if self.shuffle:
-                idx = order[lo:hi]
-                yield self.x[idx], self.y[idx]
+                idx = order[lo:hi]  # index_select: the same rows as x[idx], several times faster on a CPU
+                yield self.x.index_select(0, idx), self.y.index_select(0, idx)
             else:
                 yield self.x[lo:hi], self.y[lo:hi]

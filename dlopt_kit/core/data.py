@@ -281,7 +281,10 @@ class Splits:
             if len(y) and (int(y.min()) < 0 or (k and int(y.max()) >= k)):
                 raise ValueError(f"{self.name}: y_{split} holds labels from {int(y.min())} to {int(y.max())}, but "
                                  f"there are {k} classes (labels 0 to {k - 1})")
-            bad = int((~torch.isfinite(dry_run.head(x)[0])).sum())
+            head = dry_run.head(x)[0]
+            # a NaN or an infinity makes the sum non-finite: one cheap reduction per split (a fit calls this every
+            # time), the exact count only then (a sum that overflowed on finite values counts 0 and passes)
+            bad = 0 if bool(torch.isfinite(head.sum())) else int((~torch.isfinite(head)).sum())
             if bad:
                 raise ValueError(f"{self.name}: x_{split} holds {bad} NaN or infinite value(s): the data, not the "
                                  "training, is at fault; fill or drop them (lesson 01) before training")
