@@ -118,7 +118,8 @@ def make_optimizer(config: RunConfig, model: nn.Module) -> torch.optim.Optimizer
     its parameters are grouped by defining ``optimizer_groups(weight_decay, lr) -> list[dict]`` (lesson 03's
     ``TransferNet`` does, to give its backbone a smaller lr); otherwise ``regularize.param_groups`` groups them.
     Adam and AdamW take ``foreach=True`` (one fused update over all parameters; PyTorch's default on a GPU, not on a
-    CPU): the weights are bit-identical to the per-parameter loop's and a CPU step is up to 1.8x faster."""
+    CPU): the weights are bit-identical to the per-parameter loop's; a small CNN's CPU fit measured 1.8x faster, an
+    MLP's about the same."""
     own = getattr(model, "optimizer_groups", None)
     groups = own(config.weight_decay, config.lr) if own is not None else param_groups(model, config.weight_decay)
     if config.optimizer == "sgd":
