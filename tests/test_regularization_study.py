@@ -12,6 +12,7 @@ from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.processes import JOBS_ENV
 from dlopt_kit.core.training import evaluate, fit
 from dlopt_kit.regularization import (
+    ADAMW_ARMS,
     MLP_ARMS,
     arm_table,
     choose,
@@ -56,13 +57,14 @@ def test_epochs_grow_with_the_budget():
 
 
 def test_grid_names_every_setting_at_every_lr():
-    configs = grid(BASE, MLP_ARMS, (1e-3, 3e-3))
+    configs = grid(BASE, {**MLP_ARMS, **ADAMW_ARMS}, (1e-3, 3e-3))
     assert label("L2 0.01", 1e-3) == "L2 0.01 | lr 0.001"
     assert configs["L2 0.01 | lr 0.001"] == BASE.replace(lr=1e-3, l2=0.01)
     assert configs["AdamW 1 | lr 0.003"].optimizer == "adamw" and configs["AdamW 1 | lr 0.003"].weight_decay == 1.0
-    assert len(configs) == 2 * sum(len(s) for s in MLP_ARMS.values())
+    assert len(configs) == 2 * sum(len(s) for s in (*MLP_ARMS.values(), *ADAMW_ARMS.values()))
+    assert "AdamW" not in MLP_ARMS  # the experiment's arms; AdamW is tuned on its own grid (ADAMW_ARMS)
     assert families(MLP_ARMS, (1e-3,))["L2"] == ["L2 0.001 | lr 0.001", "L2 0.01 | lr 0.001"]
-    assert set(sum(families(MLP_ARMS, (1e-3, 3e-3)).values(), [])) == set(configs)
+    assert set(sum(families({**MLP_ARMS, **ADAMW_ARMS}, (1e-3, 3e-3)).values(), [])) == set(configs)
 
 
 def test_run_study_scores_the_last_and_the_kept_weights(study, tiny):
@@ -204,3 +206,20 @@ def test_tune_extends_an_arms_grid_while_its_choice_is_at_an_edge(monkeypatch):
     assert tried == {"none": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3], "L2": [3e-4, 1e-3, 3e-3]}
     assert {lr_position(chosen[a], tried[a]) for a in arms} == {"interior"}
     assert set(table["config"]) == {label(s, lr) for a in arms for s in arms[a] for lr in tried[a]}
+
+
+def test_run_study_trains_the_costliest_runs_first_and_keeps_the_configs_order(tiny, monkeypatch):
+    sent = []
+
+    def recording(fn, tasks):
+        sent.extend(config for config, _ in tasks)
+        return [fn(*task) for task in tasks]
+
+    monkeypatch.setattr(study_module, "run_tasks", recording)
+    configs = {"none": BASE.replace(epochs=2), "dropout": BASE.replace(epochs=2, dropout=0.5, input_dropout=0.2)}
+    table = run_study(configs, tiny, seeds=(0, 1))
+    assert [(c.dropout, c.seed) for c in sent] == [(0.5, 0), (0.5, 1), (0.0, 0), (0.0, 1)]
+    assert list(dict.fromkeys(table["config"])) == ["none", "dropout"]  # rows in the configs' order
+    alone = fit(configs["dropout"].replace(seed=1), tiny, progress=False)
+    rows = table[(table["config"] == "dropout") & (table["seed"] == 1)]
+    assert rows["val_loss"].tolist() == alone.history[:, "val_loss"]  # the same numbers, bit for bit

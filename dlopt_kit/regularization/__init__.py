@@ -15,6 +15,7 @@ from dlopt_kit.regularization.plots import (
     plot_weight_histograms,
 )
 from dlopt_kit.regularization.study import (
+    ADAMW_ARMS,
     EPOCHS,
     LINEAR_ARMS,
     LR_LADDER,
@@ -36,8 +37,8 @@ from dlopt_kit.regularization.study import (
 )
 
 __all__ = [
-    "EPOCHS", "LINEAR_ARMS", "LRS", "LR_LADDER", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose", "converged",
-    "epochs_for", "families", "grid", "heatmap_frame", "label", "lr_of", "lr_position", "outcome_table", "penalty",
-    "plot_class_weights", "plot_early_stopping", "plot_heatmaps", "plot_regularization", "plot_weight_histograms",
-    "run_study", "stop_epoch", "tune", "validation_scores", "weight_stats", "weight_values",
+    "ADAMW_ARMS", "EPOCHS", "LINEAR_ARMS", "LRS", "LR_LADDER", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose",
+    "converged", "epochs_for", "families", "grid", "heatmap_frame", "label", "lr_of", "lr_position", "outcome_table",
+    "penalty", "plot_class_weights", "plot_early_stopping", "plot_heatmaps", "plot_regularization",
+    "plot_weight_histograms", "run_study", "stop_epoch", "tune", "validation_scores", "weight_stats", "weight_values",
 ]
