@@ -35,10 +35,12 @@ from dlopt_kit.regularization.study import (
     tune,
     validation_scores,
 )
+from dlopt_kit.regularization.temperature import fit_temperature, scaled_per_seed, scaled_test_loss
 
 __all__ = [
     "ADAMW_ARMS", "EPOCHS", "LINEAR_ARMS", "LRS", "LR_LADDER", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose",
-    "converged", "epochs_for", "families", "grid", "heatmap_frame", "label", "lr_of", "lr_position", "outcome_table",
-    "penalty", "plot_class_weights", "plot_early_stopping", "plot_heatmaps", "plot_regularization",
-    "plot_weight_histograms", "run_study", "stop_epoch", "tune", "validation_scores", "weight_stats", "weight_values",
+    "converged", "epochs_for", "families", "fit_temperature", "grid", "heatmap_frame", "label", "lr_of", "lr_position",
+    "outcome_table", "penalty", "plot_class_weights", "plot_early_stopping", "plot_heatmaps", "plot_regularization",
+    "plot_weight_histograms", "run_study", "scaled_per_seed", "scaled_test_loss", "stop_epoch", "tune",
+    "validation_scores", "weight_stats", "weight_values",
 ]
