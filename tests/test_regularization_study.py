@@ -18,6 +18,7 @@ from dlopt_kit.regularization import (
     choose,
     converged,
     epochs_for,
+    epochs_run,
     families,
     grid,
     heatmap_frame,
@@ -63,7 +64,7 @@ def test_grid_names_every_setting_at_every_lr():
     assert configs["AdamW 1 | lr 0.003"].optimizer == "adamw" and configs["AdamW 1 | lr 0.003"].weight_decay == 1.0
     assert len(configs) == 2 * sum(len(s) for s in (*MLP_ARMS.values(), *ADAMW_ARMS.values()))
     assert "AdamW" not in MLP_ARMS  # the experiment's arms; AdamW is tuned on its own grid (ADAMW_ARMS)
-    assert families(MLP_ARMS, (1e-3,))["L2"] == ["L2 0.001 | lr 0.001", "L2 0.01 | lr 0.001"]
+    assert families(MLP_ARMS, (1e-3,))["L2"] == [f"L2 {s} | lr 0.001" for s in ("0.001", "0.003", "0.01", "0.03")]
     assert set(sum(families({**MLP_ARMS, **ADAMW_ARMS}, (1e-3, 3e-3)).values(), [])) == set(configs)
 
 
@@ -223,3 +224,47 @@ def test_run_study_trains_the_costliest_runs_first_and_keeps_the_configs_order(t
     alone = fit(configs["dropout"].replace(seed=1), tiny, progress=False)
     rows = table[(table["config"] == "dropout") & (table["seed"] == 1)]
     assert rows["val_loss"].tolist() == alone.history[:, "val_loss"]  # the same numbers, bit for bit
+
+
+def test_tune_reuses_done_runs_and_doubles_the_epochs_of_a_preferred_config_still_improving(monkeypatch):
+    # "none" at lr 1e-4 is the lowest validation loss but still improving at 10 epochs; given 20 it turns at epoch 12
+    # and is lower still. "L2" at 1e-3 converges in 10. A done table already holds "none" at lr 1e-3.
+    calls = []
+
+    def fake(configs, data, seeds, models=None):
+        calls.append({name: config.epochs for name, config in configs.items()})
+        parts = []
+        for name, config in configs.items():
+            if name == "none | lr 0.0001":
+                parts.append(curve(name, 12 if config.epochs >= 20 else config.epochs, 0.3, epochs=config.epochs))
+            else:
+                parts.append(curve(name, 5, 0.6 if config.lr != 1e-3 else 0.5, epochs=config.epochs))
+        return pd.concat(parts, ignore_index=True)
+
+    monkeypatch.setattr(study_module, "run_study", fake)
+    base = BASE.replace(epochs=10)
+    done = curve("none | lr 0.001", 5, 0.5)
+    arms = {"none": {"none": {}}, "L2": {"L2 0.01": {"l2": 0.01}}}
+    table, chosen, tried = tune(base, arms, None, (0, 1), lrs=(1e-4, 1e-3), ladder=(3e-5, 1e-4, 1e-3, 3e-3),
+                                done=done)
+    assert "none | lr 0.001" not in calls[0]  # taken from ``done``, not trained again
+    assert {"none | lr 0.0001": 20} in calls  # the preferred, unconverged config trained again with twice the epochs
+    assert epochs_run(table, "none | lr 0.0001") == 20 and epochs_run(table, "L2 0.01 | lr 0.001") == 10
+    assert len(table[table["config"] == "none | lr 0.0001"]) == 2 * 20  # the longer runs replaced the shorter
+    assert chosen["none"] == "none | lr 0.0001" and chosen["L2"] == "L2 0.01 | lr 0.001"
+    assert tried["none"] == [3e-5, 1e-4, 1e-3]  # lowest lr chosen: the ladder's next lr below was tried too
+    with pytest.raises(ValueError, match="not in the table"):
+        epochs_run(table, "dropout | lr 0.001")
+
+
+def test_tune_stops_doubling_at_its_longest(monkeypatch):
+    def fake(configs, data, seeds, models=None):  # never converges: always improving at its last epoch
+        return pd.concat([curve(name, config.epochs, 0.3, epochs=config.epochs) for name, config in configs.items()],
+                         ignore_index=True)
+
+    monkeypatch.setattr(study_module, "run_study", fake)
+    arms = {"none": {"none": {}}, "L2": {"L2 0.01": {"l2": 0.01}}}
+    with pytest.raises(ValueError, match="converged"):  # no converged candidate once the epochs reach ``longest``
+        tune(BASE.replace(epochs=10), arms, None, (0, 1), lrs=(1e-3,), ladder=(1e-3,), longest=40)
+    with pytest.raises(ValueError, match="longest"):
+        tune(BASE.replace(epochs=10), arms, None, (0, 1), lrs=(1e-3,), longest=5)

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from dlopt_kit.core.config import RunConfig
 from dlopt_kit.core.training import fit
-from dlopt_kit.regularization import fit_temperature, scaled_test_loss
+from dlopt_kit.regularization import fit_temperature, scaled_losses, scaled_test_loss
 from dlopt_kit.regularization.temperature import logits_of
 
 
@@ -75,3 +75,27 @@ def test_scaled_per_seed_carries_the_arms_kept_epochs_into_a_claim(tiny):
         scaled_per_seed(table, "none", {0: models[("none", 0)]}, tiny)
     with pytest.raises(ValueError, match="not in the table"):
         scaled_per_seed(table, "L2", {}, tiny)
+
+
+def test_scaled_losses_are_per_example_on_any_images_with_t_from_validation(tiny):
+    from dlopt_kit.core.bootstrap import paired_bootstrap
+    from dlopt_kit.regularization import run_study, scaled_per_example, scaled_per_seed
+
+    base = RunConfig(model="mlp", hidden=16, batch_size=32, epochs=3, lr=3e-3)
+    models = {}
+    table = run_study({"none": base, "dropout": base.replace(dropout=0.5)}, tiny, seeds=(0, 1), models=models)
+    model = models[("none", 0)]
+    t, losses = scaled_losses(model, tiny, tiny.x_val, tiny.y_val)
+    assert losses.shape == (len(tiny.y_val),)
+    assert t == pytest.approx(scaled_test_loss(model, tiny)[0])  # T comes from validation whatever is scored
+    assert losses.mean() == pytest.approx(float(F.cross_entropy(logits_of(model, tiny.x_val) / t, tiny.y_val)))
+    assert scaled_losses(model, tiny)[1].mean() == pytest.approx(scaled_test_loss(model, tiny)[1])
+    with pytest.raises(ValueError, match="together"):
+        scaled_losses(model, tiny, tiny.x_val)
+    by_seed = {arm: scaled_per_example(table, arm, {s: models[(arm, s)] for s in (0, 1)}, tiny, tiny.x_val,
+                                       tiny.y_val)[1] for arm in ("none", "dropout")}
+    means = scaled_per_seed(table, "none", {s: models[("none", s)] for s in (0, 1)}, tiny, tiny.x_val, tiny.y_val)[1]
+    assert means.to_dict() == pytest.approx({s: v.mean() for s, v in by_seed["none"].items()})
+    boot = paired_bootstrap(by_seed["none"], by_seed["dropout"], reps=200)  # none's loss minus dropout's
+    gap = sum(by_seed["none"][s].mean() - by_seed["dropout"][s].mean() for s in (0, 1)) / 2
+    assert boot.mean == pytest.approx(gap) and boot.low <= boot.mean <= boot.high

@@ -35,6 +35,7 @@ class RunConfig:
     epochs: int = 5               # passes over the training set
     weight_decay: float = 0.0     # the optimizer's decay of the weights, not of biases or norm parameters: coupled
                                   # (added to the gradient) for sgd and adam, decoupled for adamw
+                                  # (0 to 100)
     l1: float = 0.0               # L1 penalty added to the loss: l1 * sum(|w|) over the weights
     l2: float = 0.0               # L2 penalty added to the loss: l2 / 2 * sum(w**2) over the weights (gradient l2 * w)
     momentum: float = 0.9         # sgd only
@@ -69,7 +70,7 @@ class RunConfig:
         put("schedule", Schedule.parse(self.schedule))
         put("batch_size", checks.whole("batch_size", self.batch_size, 1, 65536))
         put("epochs", checks.whole("epochs", self.epochs, 1, 1000))
-        put("weight_decay", checks.number("weight_decay", self.weight_decay, 0.0, 1.0))
+        put("weight_decay", checks.number("weight_decay", self.weight_decay, 0.0, 100.0))
         put("l1", checks.number("l1", self.l1, 0.0, 1.0))
         put("l2", checks.number("l2", self.l2, 0.0, 1.0))
         put("momentum", checks.number("momentum", self.momentum, 0.0, 1.0, high_open=True))

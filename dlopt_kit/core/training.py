@@ -63,7 +63,7 @@ class FitResult:
         return self.model
 
 
-def _eval_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> Iterator[tuple[slice, torch.Tensor]]:
+def eval_logits(model: nn.Module, x: torch.Tensor, batch_size: int) -> Iterator[tuple[slice, torch.Tensor]]:
     """Yield ``(rows, float32 logits)`` for ``x`` in batches, in eval mode and without gradients; the model's
     train/eval mode is restored afterwards."""
     was_training = model.training
@@ -87,7 +87,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
         raise ValueError("cannot evaluate on an empty split")
     x, y = dry.head(x, y)
     loss_sum, weight_sum, correct = 0.0, 0.0, 0
-    for rows, logits in _eval_logits(model, x, batch_size):
+    for rows, logits in eval_logits(model, x, batch_size):
         yb = y[rows].to(logits.device)
         w = weight.to(logits.device) if weight is not None else None
         loss_sum += F.cross_entropy(logits, yb, weight=w, reduction="sum").item()
@@ -98,7 +98,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def predict_proba(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
     """Class probabilities of ``model`` on ``x`` (eval mode, on the CPU)."""
-    return torch.cat([logits.softmax(1).cpu() for _, logits in _eval_logits(model, x, batch_size)])
+    return torch.cat([logits.softmax(1).cpu() for _, logits in eval_logits(model, x, batch_size)])
 
 
 def class_weights(config: RunConfig, y_train: torch.Tensor, num_classes: int,

@@ -25,6 +25,7 @@ from dlopt_kit.regularization.study import (
     choose,
     converged,
     epochs_for,
+    epochs_run,
     families,
     grid,
     label,
@@ -35,12 +36,19 @@ from dlopt_kit.regularization.study import (
     tune,
     validation_scores,
 )
-from dlopt_kit.regularization.temperature import fit_temperature, scaled_per_seed, scaled_test_loss
+from dlopt_kit.regularization.temperature import (
+    fit_temperature,
+    scaled_losses,
+    scaled_per_example,
+    scaled_per_seed,
+    scaled_test_loss,
+)
 
 __all__ = [
     "ADAMW_ARMS", "EPOCHS", "LINEAR_ARMS", "LRS", "LR_LADDER", "MLP_ARMS", "NEAR_ZERO", "arm_table", "choose",
-    "converged", "epochs_for", "families", "fit_temperature", "grid", "heatmap_frame", "label", "lr_of", "lr_position",
-    "outcome_table", "penalty", "plot_class_weights", "plot_early_stopping", "plot_heatmaps", "plot_regularization",
-    "plot_weight_histograms", "run_study", "scaled_per_seed", "scaled_test_loss", "stop_epoch", "tune",
-    "validation_scores", "weight_stats", "weight_values",
+    "converged", "epochs_for", "epochs_run", "families", "fit_temperature", "grid", "heatmap_frame", "label",
+    "lr_of", "lr_position", "outcome_table", "penalty", "plot_class_weights", "plot_early_stopping",
+    "plot_heatmaps", "plot_regularization", "plot_weight_histograms", "run_study", "scaled_losses",
+    "scaled_per_example", "scaled_per_seed", "scaled_test_loss", "stop_epoch", "tune", "validation_scores",
+    "weight_stats", "weight_values",
 ]

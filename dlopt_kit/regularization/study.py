@@ -29,19 +29,19 @@ from dlopt_kit.core.training import FitResult, check_fit, evaluate, fit
 LRS = (3e-4, 1e-3)  # Adam's starting lrs; `tune` adds the next lr of `LR_LADDER` where an arm's choice sits at an edge
 # the lrs an arm's grid may be extended to (``tune``) when its choice sits at an edge of the lrs it has tried
 LR_LADDER = (3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2)
-# epochs per run, by budget: long enough that the slowest arm (L2 at lr 1e-3, whose validation loss keeps creeping
-# down) keeps an epoch before the last fifth; more images (medium: 150 per class) overfit later and need more
+# epochs per run at lr 1e-3, by budget: long enough that every arm there keeps an epoch before the last fifth; more
+# images (medium: 150 per class) overfit later and need more; `tune` doubles them where a lower lr needs it
 EPOCHS = {"small": 120, "medium": 200, "full": 200}
-# the MLP's arms: each a family of settings, every setting at every lr; validation picks one per family
+# the MLP's arms at the shared lr: each a family of settings; validation picks one per family
 MLP_ARMS: dict[str, dict[str, dict]] = {
     "none": {"none": {}},
-    "L2": {"L2 0.001": {"l2": 1e-3}, "L2 0.01": {"l2": 1e-2}},
+    "L2": {f"L2 {s:g}": {"l2": s} for s in (1e-3, 3e-3, 1e-2, 3e-2)},
     "dropout": {"dropout": {"dropout": 0.5, "input_dropout": 0.2}},
 }
-# AdamW's decoupled weight decay, tuned on its own lr x strength grid against Adam + L2 (lesson 05's exercise 2)
+# AdamW's decoupled weight decay, tuned on its own lr x strength grid against Adam + L2 (lesson 05's exercise 2);
+# half-decade strengths, the best bracketed at both lrs of `LRS`
 ADAMW_ARMS: dict[str, dict[str, dict]] = {
-    "AdamW": {"AdamW 0.1": {"optimizer": "adamw", "weight_decay": 0.1},
-              "AdamW 1": {"optimizer": "adamw", "weight_decay": 1.0}},
+    "AdamW": {f"AdamW {s:g}": {"optimizer": "adamw", "weight_decay": s} for s in (0.3, 1.0, 3.0, 10.0)},
 }
 # L1 against L2 on logistic regression under SGD: each penalty at three strengths, validation picks one
 LINEAR_ARMS: dict[str, dict[str, dict]] = {
@@ -180,18 +180,51 @@ def lr_position(chosen: str, lrs: Sequence[float]) -> str:
     return "lowest" if lr <= lrs[0] else "highest" if lr >= lrs[-1] else "interior"
 
 
+def _longer(table: pd.DataFrame, labels: Sequence[str], epochs: Mapping[str, int], longest: int) -> str | None:
+    """The label of the config validation prefers among ``labels`` (converged or not), when it had not converged and
+    doubling its epochs stays within ``longest``; otherwise None."""
+    best = str(validation_scores(table, labels).idxmin())
+    if converged(table, [best])[best] or 2 * epochs[best] > longest:
+        return None
+    return best
+
+
 def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, seeds: Sequence[int],
-         lrs: Sequence[float] = LRS, ladder: Sequence[float] = LR_LADDER,
-         models: dict | None = None) -> tuple[pd.DataFrame, dict[str, str], dict[str, list[float]]]:
-    """Every arm's settings at every lr in ``lrs`` (``run_study``), each arm's choice on validation among its converged
-    configs (``choose``), and, while an arm's choice sits at the lowest or highest lr it has tried, that arm's
-    settings at the next lr of ``ladder`` in that direction (the grid extended where the optimum may lie beyond it),
-    until the choice is interior or the ladder ends. Returns the table of every run, each arm's chosen config and the
-    lrs each arm tried (sorted)."""
+         lrs: Sequence[float] = LRS, ladder: Sequence[float] = LR_LADDER, models: dict | None = None,
+         done: pd.DataFrame | None = None,
+         longest: int | None = None) -> tuple[pd.DataFrame, dict[str, str], dict[str, list[float]]]:
+    """Every arm's settings at every lr in ``lrs`` (``run_study``; a config whose label is already in ``done``, a
+    table of runs made with ``base``'s settings, is taken from it, with the epochs it ran, rather than trained
+    again), then two rules, applied until neither changes anything:
+
+    - **enough epochs**: when the config an arm's validation loss prefers (converged or not) was still improving when
+      its epochs ran out (``converged``), it is trained again with twice its epochs, up to ``longest`` (by default
+      twice ``base.epochs``), and its new runs replace the old (with the same seed, a constant lr and no early
+      stopping, the first epochs of the longer run are the shorter run, step for step);
+    - **an interior lr**: while an arm's choice (``choose``: the best among its converged configs) sits at the lowest
+      or highest lr it has tried, its settings are also trained at the next lr of ``ladder`` in that direction,
+      until the choice is interior or the ladder ends.
+
+    Returns the table of every run, each arm's chosen config and the lrs each arm tried (sorted)."""
     ladder = sorted(float(v) for v in ladder)
+    longest = 2 * base.epochs if longest is None else checks.whole("longest", longest, base.epochs)
     tried = {arm: sorted(float(v) for v in lrs) for arm in arms}
-    table = run_study(grid(base, arms, lrs), data, seeds, models)
+    configs = grid(base, arms, lrs)
+    reused = done[done["config"].isin(list(configs))] if done is not None else None
+    fresh = {name: cfg for name, cfg in configs.items() if reused is None or name not in set(reused["config"])}
+    table = pd.concat([t for t in (reused, run_study(fresh, data, seeds, models) if fresh else None) if t is not None],
+                      ignore_index=True)
+    epochs = {name: epochs_run(table, name) for name in configs}  # a run taken from ``done`` may be longer
     while True:
+        if not dry.dry_run():  # a dry run's capped epochs converge nothing: it only proves the code runs
+            longer = [name for arm in arms if (name := _longer(table, families({arm: arms[arm]}, tried[arm])[arm],
+                                                                 epochs, longest)) is not None]
+            if longer:
+                again = {name: configs[name].replace(epochs=2 * epochs[name]) for name in longer}
+                epochs.update({name: cfg.epochs for name, cfg in again.items()})
+                table = pd.concat([table[~table["config"].isin(longer)], run_study(again, data, seeds, models)],
+                                  ignore_index=True)
+                continue
         chosen = {arm: choose(table, families({arm: arms[arm]}, tried[arm])[arm]) for arm in arms}
         more: dict[float, dict[str, dict[str, dict]]] = {}
         for arm, config in chosen.items():
@@ -204,8 +237,19 @@ def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, 
                 tried[arm] = sorted([*tried[arm], beyond[0]])
         if not more:
             return table, chosen, tried
-        configs = {name: cfg for lr, part in more.items() for name, cfg in grid(base, part, (lr,)).items()}
-        table = pd.concat([table, run_study(configs, data, seeds, models)], ignore_index=True)
+        extra = {name: cfg for lr, part in more.items() for name, cfg in grid(base, part, (lr,)).items()}
+        configs.update(extra)
+        epochs.update({name: cfg.epochs for name, cfg in extra.items()})
+        table = pd.concat([table, run_study(extra, data, seeds, models)], ignore_index=True)
+
+
+def epochs_run(table: pd.DataFrame, config: str) -> int:
+    """How many epochs ``config``'s runs in ``table`` trained (the most over its seeds): ``tune`` doubles them where
+    validation preferred a config still improving."""
+    rows = table.loc[table["config"] == config, "epoch"]
+    if rows.empty:
+        raise ValueError(f"config {config!r} is not in the table")
+    return int(rows.max())
 
 
 def arm_table(table: pd.DataFrame, chosen: Mapping[str, str]) -> pd.DataFrame:
