@@ -192,7 +192,7 @@ def test_lr_of_and_lr_position():
 def test_tune_extends_an_arms_grid_while_its_choice_is_at_an_edge(monkeypatch):
     # a fake study: the validation loss is lowest at lr 1e-4 for "none" (which converges there) and at 1e-3 for "L2";
     # at lr 3e-5 nothing converges
-    def fake(configs, data, seeds, models=None):
+    def fake(configs, data, seeds, models=None, kept_models=None):
         parts = []
         for name, config in configs.items():
             target = 1e-4 if name.startswith("none") else 1e-3
@@ -231,7 +231,7 @@ def test_tune_reuses_done_runs_and_doubles_the_epochs_of_a_preferred_config_stil
     # and is lower still. "L2" at 1e-3 converges in 10. A done table already holds "none" at lr 1e-3.
     calls = []
 
-    def fake(configs, data, seeds, models=None):
+    def fake(configs, data, seeds, models=None, kept_models=None):
         calls.append({name: config.epochs for name, config in configs.items()})
         parts = []
         for name, config in configs.items():
@@ -258,7 +258,7 @@ def test_tune_reuses_done_runs_and_doubles_the_epochs_of_a_preferred_config_stil
 
 
 def test_tune_stops_doubling_at_its_longest(monkeypatch):
-    def fake(configs, data, seeds, models=None):  # never converges: always improving at its last epoch
+    def fake(configs, data, seeds, models=None, kept_models=None):  # always improving at its last epoch
         return pd.concat([curve(name, config.epochs, 0.3, epochs=config.epochs) for name, config in configs.items()],
                          ignore_index=True)
 
@@ -268,3 +268,16 @@ def test_tune_stops_doubling_at_its_longest(monkeypatch):
         tune(BASE.replace(epochs=10), arms, None, (0, 1), lrs=(1e-3,), ladder=(1e-3,), longest=40)
     with pytest.raises(ValueError, match="longest"):
         tune(BASE.replace(epochs=10), arms, None, (0, 1), lrs=(1e-3,), longest=5)
+
+
+def test_run_study_keeps_the_best_epochs_model_apart_from_the_last(tiny):
+    models, kept = {}, {}
+    config = BASE.replace(epochs=6, lr=3e-2)  # a high lr: the best epoch is not the last in every run
+    table = run_study({"none": config}, tiny, seeds=(0, 1), models=models, kept_models=kept)
+    assert set(kept) == set(models) == {("none", 0), ("none", 1)}
+    for seed in (0, 1):
+        rows = table[(table["config"] == "none") & (table["seed"] == seed)]
+        assert evaluate(kept[("none", seed)], tiny.x_test, tiny.y_test)[0] == pytest.approx(rows["test_loss"].iloc[0])
+        assert (evaluate(models[("none", seed)], tiny.x_test, tiny.y_test)[0]
+                == pytest.approx(rows["last_test_loss"].iloc[0]))
+        assert kept[("none", seed)] is not models[("none", seed)]

@@ -12,6 +12,7 @@ where early stopping with a given patience ends a run, from its validation losse
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 
 import pandas as pd
@@ -90,11 +91,12 @@ def _cost(config: RunConfig) -> float:
 
 
 def run_study(configs: Mapping[str, RunConfig], data: Splits, seeds: Sequence[int],
-              models: dict | None = None) -> pd.DataFrame:
+              models: dict | None = None, kept_models: dict | None = None) -> pd.DataFrame:
     """Train every config with every seed (two runs at a time where the CPU has the cores) and return ``compare``'s
     table (one row per config, seed and epoch; ``test_loss``/``test_acc`` of the kept weights) with
     ``last_test_loss``/``last_test_acc``, the test scores of the last epoch's weights. With a dict as ``models`` it
-    keeps every run's model with its **last epoch's** weights under ``(label, seed)``. Used by lesson 05."""
+    keeps every run's model with its **last epoch's** weights under ``(label, seed)``; with a dict as ``kept_models``, a
+    copy with its kept weights (its best epoch by validation loss, what early stopping keeps). Used by lesson 05."""
     if not configs:
         raise ValueError("run_study needs at least one config")
     seeds = checks.seeds("seeds", seeds)
@@ -113,6 +115,8 @@ def run_study(configs: Mapping[str, RunConfig], data: Splits, seeds: Sequence[in
         frame = run_frame(name, seed, result, data)
         frame["last_test_loss"], frame["last_test_acc"] = last_loss, last_acc
         frames.append(frame)
+        if kept_models is not None:
+            kept_models[(name, seed)] = copy.deepcopy(result.model)
         if models is not None:
             result.model.load_state_dict(last_state)
             models[(name, seed)] = result.model
@@ -191,7 +195,7 @@ def _longer(table: pd.DataFrame, labels: Sequence[str], epochs: Mapping[str, int
 
 def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, seeds: Sequence[int],
          lrs: Sequence[float] = LRS, ladder: Sequence[float] = LR_LADDER, models: dict | None = None,
-         done: pd.DataFrame | None = None,
+         done: pd.DataFrame | None = None, kept_models: dict | None = None,
          longest: int | None = None) -> tuple[pd.DataFrame, dict[str, str], dict[str, list[float]]]:
     """Every arm's settings at every lr in ``lrs`` (``run_study``; a config whose label is already in ``done``, a
     table of runs made with ``base``'s settings, is taken from it, with the epochs it ran, rather than trained
@@ -205,15 +209,16 @@ def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, 
       or highest lr it has tried, its settings are also trained at the next lr of ``ladder`` in that direction,
       until the choice is interior or the ladder ends.
 
-    Returns the table of every run, each arm's chosen config and the lrs each arm tried (sorted)."""
+    ``models`` and ``kept_models`` collect the runs' models as in ``run_study``. Returns the table of every run, each
+    arm's chosen config and the lrs each arm tried (sorted)."""
     ladder = sorted(float(v) for v in ladder)
     longest = 2 * base.epochs if longest is None else checks.whole("longest", longest, base.epochs)
     tried = {arm: sorted(float(v) for v in lrs) for arm in arms}
     configs = grid(base, arms, lrs)
     reused = done[done["config"].isin(list(configs))] if done is not None else None
     fresh = {name: cfg for name, cfg in configs.items() if reused is None or name not in set(reused["config"])}
-    table = pd.concat([t for t in (reused, run_study(fresh, data, seeds, models) if fresh else None) if t is not None],
-                      ignore_index=True)
+    trained = run_study(fresh, data, seeds, models, kept_models) if fresh else None
+    table = pd.concat([t for t in (reused, trained) if t is not None], ignore_index=True)
     epochs = {name: epochs_run(table, name) for name in configs}  # a run taken from ``done`` may be longer
     while True:
         if not dry.dry_run():  # a dry run's capped epochs converge nothing: it only proves the code runs
@@ -222,8 +227,8 @@ def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, 
             if longer:
                 again = {name: configs[name].replace(epochs=2 * epochs[name]) for name in longer}
                 epochs.update({name: cfg.epochs for name, cfg in again.items()})
-                table = pd.concat([table[~table["config"].isin(longer)], run_study(again, data, seeds, models)],
-                                  ignore_index=True)
+                longer_runs = run_study(again, data, seeds, models, kept_models)
+                table = pd.concat([table[~table["config"].isin(longer)], longer_runs], ignore_index=True)
                 continue
         chosen = {arm: choose(table, families({arm: arms[arm]}, tried[arm])[arm]) for arm in arms}
         more: dict[float, dict[str, dict[str, dict]]] = {}
@@ -240,7 +245,7 @@ def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, 
         extra = {name: cfg for lr, part in more.items() for name, cfg in grid(base, part, (lr,)).items()}
         configs.update(extra)
         epochs.update({name: cfg.epochs for name, cfg in extra.items()})
-        table = pd.concat([table, run_study(extra, data, seeds, models)], ignore_index=True)
+        table = pd.concat([table, run_study(extra, data, seeds, models, kept_models)], ignore_index=True)
 
 
 def epochs_run(table: pd.DataFrame, config: str) -> int:
