@@ -9,7 +9,7 @@ prints the device, the budget and the dataset in one line.
 from __future__ import annotations
 
 from dlopt_kit.core.augment import AugmentSpec
-from dlopt_kit.core.bootstrap import example_bootstrap, paired_bootstrap, seed_accuracy
+from dlopt_kit.core.bootstrap import example_bootstrap, example_losses, paired_bootstrap, seed_accuracy, seed_loss
 from dlopt_kit.core.budget import Budget, get_budget
 from dlopt_kit.core.callbacks import Callback, EarlyStopping, LambdaCallback, ProgressBar, StopOnEvent
 from dlopt_kit.core.claims import (
@@ -41,7 +41,8 @@ __all__ = [
     "ProgressBar", "RunConfig", "Schedule", "Session", "SmallCNN", "Splits", "StopOnEvent", "assert_gain",
     "assert_not_worse", "assert_paired", "assert_peak_inside", "assert_threshold", "best_epochs", "best_rows",
     "build_model", "compare", "configure_threads", "count_parameters", "device_name", "dry_run", "epochs_to_reach",
-    "evaluate", "example_bootstrap", "fit", "gain_table", "get_budget", "get_device", "label_configs",
-    "load_splits", "make_synthetic", "paired", "paired_bootstrap", "per_seed", "plot_comparison", "plot_examples",
-    "plot_history", "plot_summary", "predict_proba", "seed_accuracy", "seed_everything", "setup", "summarize",
+    "evaluate", "example_bootstrap", "example_losses", "fit", "gain_table", "get_budget", "get_device",
+    "label_configs", "load_splits", "make_synthetic", "paired", "paired_bootstrap", "per_seed", "plot_comparison",
+    "plot_examples", "plot_history", "plot_summary", "predict_proba", "seed_accuracy", "seed_everything", "seed_loss",
+    "setup", "summarize",
 ]

@@ -6,7 +6,14 @@ import pytest
 import torch
 
 from dlopt_kit.core import kept_epochs
-from dlopt_kit.core.bootstrap import correct, example_bootstrap, paired_bootstrap, seed_accuracy
+from dlopt_kit.core.bootstrap import (
+    correct,
+    example_bootstrap,
+    example_losses,
+    paired_bootstrap,
+    seed_accuracy,
+    seed_loss,
+)
 from dlopt_kit.core.compare import summarize
 
 
@@ -75,6 +82,24 @@ def test_seed_accuracy_per_seed_carries_the_kept_epochs():
     assert kept_epochs.carried(seed_accuracy(models, "a", x, y)) is None
     with pytest.raises(ValueError, match="config 'b' has no kept models: the models hold a"):
         seed_accuracy(models, "b", x, y)
+
+
+def test_example_losses_and_seed_loss_are_the_cross_entropy_per_example_and_per_seed():
+    x = torch.randn(50, 4, generator=torch.Generator().manual_seed(0))
+    y = torch.arange(50) % 4
+    models = {("a", 0): torch.nn.Linear(4, 4), ("a", 1): torch.nn.Linear(4, 4)}
+    losses = example_losses(models[("a", 0)], x, y)
+    assert losses.shape == (50,)
+    with torch.no_grad():
+        expected = torch.nn.functional.cross_entropy(models[("a", 0)](x), y, reduction="none").numpy()
+    assert losses == pytest.approx(expected, rel=1e-5)
+    table = pd.DataFrame({"config": ["a"] * 4, "seed": [0, 0, 1, 1], "epoch": [1, 2, 1, 2],
+                          "best_epoch": [2, 2, 1, 1], "val_acc": [0.5, 0.9, 0.6, 0.4]})
+    means = seed_loss(models, "a", x, y, table=table)
+    assert means[0] == pytest.approx(float(losses.mean())) and means.name == "a"
+    assert kept_epochs.carried(means).kept == {0: 2, 1: 1}
+    with pytest.raises(ValueError, match="no kept models"):
+        seed_loss(models, "b", x, y)
 
 
 def test_summarize_at_the_kept_epoch():

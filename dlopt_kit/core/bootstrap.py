@@ -16,9 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+import torch.nn.functional as F
 
 from dlopt_kit.core import checks, kept_epochs
-from dlopt_kit.core.training import predict_proba
+from dlopt_kit.core.training import eval_logits, predict_proba
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,14 @@ class ExampleBootstrap:
 def correct(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
     """Whether ``model`` classifies each example of ``x`` correctly (a boolean array, one entry per example)."""
     return (predict_proba(model, x).argmax(1) == y.cpu()).numpy()
+
+
+def example_losses(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """``model``'s cross-entropy on each example of ``x`` (eval mode; one float per example), for a bootstrap of a
+    loss over examples (``paired_bootstrap``)."""
+    parts = [F.cross_entropy(logits, y[rows].to(logits.device), reduction="none").cpu()
+             for rows, logits in eval_logits(model, x, 1024)]
+    return torch.cat(parts).numpy().astype(float)
 
 
 def paired_bootstrap(better: Mapping[int, np.ndarray], over: Mapping[int, np.ndarray], reps: int = 2000,
@@ -90,4 +99,16 @@ def seed_accuracy(models: Mapping[tuple[str, int], torch.nn.Module], config: str
         runs = sorted({label for label, _ in models})
         raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(runs)}")
     values = pd.Series({seed: float(correct(picked[seed], x, y).mean()) for seed in sorted(picked)}, name=config)
+    return kept_epochs.attach(values, kept_epochs.from_table(table, config) if table is not None else None)
+
+
+def seed_loss(models: Mapping[tuple[str, int], torch.nn.Module], config: str, x: torch.Tensor, y: torch.Tensor,
+              table: pd.DataFrame | None = None) -> pd.Series:
+    """Each seed's mean cross-entropy on (``x``, ``y``) of ``config``'s models (keyed by (config, seed)), indexed by
+    seed and named ``config``; with ``table`` it carries the config's kept epochs there, as ``seed_accuracy`` does."""
+    picked = {seed: model for (label, seed), model in models.items() if label == config}
+    if not picked:
+        runs = sorted({label for label, _ in models})
+        raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(runs)}")
+    values = pd.Series({seed: float(example_losses(picked[seed], x, y).mean()) for seed in sorted(picked)}, name=config)
     return kept_epochs.attach(values, kept_epochs.from_table(table, config) if table is not None else None)
