@@ -162,6 +162,18 @@ def test_converged_needs_the_kept_epoch_before_the_last_fifth():
         converged(table, ["missing"])
 
 
+def test_choose_at_the_kept_epoch_reads_each_config_at_its_best():
+    # "early" bottoms out at 0.5 (epoch 5) and ends at 0.55; "late" bottoms out at 0.52 (epoch 3) and ends at 0.59
+    table = pd.concat([curve("early", 5, 0.5), curve("late", 3, 0.52)])
+    assert validation_scores(table, ["early", "late"], at="best").to_dict() == pytest.approx({"early": 0.5,
+                                                                                             "late": 0.52})
+    assert choose(table, ["early", "late"], at="best") == "early"
+    table = pd.concat([curve("a", 2, 0.40), curve("b", 8, 0.45)])  # a: lowest at its best, b: lowest at the end
+    assert choose(table, ["a", "b"], at="best") == "a" and choose(table, ["a", "b"]) == "b"
+    with pytest.raises(ValueError, match="'last'"):
+        validation_scores(table, ["a"], at="middle")
+
+
 def test_choose_skips_configs_that_had_not_converged():
     table = pd.concat([curve("early", 5, 0.5), curve("late", 10, 0.3)])
     assert choose(table, ["early", "late"]) == "early"

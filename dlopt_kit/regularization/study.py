@@ -123,9 +123,13 @@ def run_study(configs: Mapping[str, RunConfig], data: Splits, seeds: Sequence[in
     return pd.concat(frames, ignore_index=True)
 
 
-def validation_scores(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss") -> pd.Series:
-    """``metric`` at the last epoch of each candidate config, the mean over seeds, in the candidates' order."""
-    last = final_epochs(table)
+def validation_scores(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss",
+                      at: str = "last") -> pd.Series:
+    """``metric`` at the last epoch of each candidate config (with ``at="best"``: at its kept epoch, the best by
+    validation loss, what early stopping keeps), the mean over seeds, in the candidates' order."""
+    if at not in ("last", "best"):
+        raise ValueError(f"at={at!r} is not allowed: choose 'last' (the last epoch) or 'best' (the kept epoch)")
+    last = final_epochs(table) if at == "last" else best_rows(table.reset_index(drop=True))
     missing = [c for c in candidates if c not in set(last["config"])]
     if missing:
         raise ValueError(f"config(s) {missing} are not in the table")
@@ -150,11 +154,12 @@ def converged(table: pd.DataFrame, candidates: Sequence[str]) -> pd.Series:
 
 
 def choose(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_loss",
-           converged_only: bool = True) -> str:
+           converged_only: bool = True, at: str = "last") -> str:
     """The candidate config with the best ``metric`` at the last epoch, mean over seeds (the lowest for a loss, the
     highest for an accuracy): the choice made on validation, never on test. With ``converged_only`` (the default)
     only configs that had stopped improving before their epochs ran out (``converged``) are candidates (in a dry
-    run, whose capped epochs converge nothing, every config is when none converged)."""
+    run, whose capped epochs converge nothing, every config is when none converged). With ``at="best"`` the choice
+    reads each config at its kept epoch (``validation_scores``): the choice for an early-stopped reading."""
     if not str(metric).startswith("val_"):
         raise ValueError(f"metric={metric!r}: choose on a validation column (val_loss, val_acc), never on test")
     if converged_only:
@@ -163,7 +168,7 @@ def choose(table: pd.DataFrame, candidates: Sequence[str], metric: str = "val_lo
         if not kept and not dry.dry_run():  # a dry run's capped epochs converge nothing: it only proves the code runs
             raise ValueError("no candidate config converged within its epochs: give the runs more epochs")
         candidates = kept or list(candidates)
-    scores = validation_scores(table, candidates, metric)
+    scores = validation_scores(table, candidates, metric, at)
     return str(scores.idxmin() if metric.endswith("loss") else scores.idxmax())
 
 
