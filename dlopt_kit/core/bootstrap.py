@@ -10,7 +10,7 @@ uncertainty. ``example_bootstrap`` does it for the models a ``compare(..., model
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -89,26 +89,29 @@ def example_bootstrap(models: Mapping[tuple[str, int], torch.nn.Module], better:
     return paired_bootstrap(pick[better], pick[over], reps, seed, name=f"accuracy, {better} over {over}")
 
 
+def _seed_means(models: Mapping[tuple[str, int], torch.nn.Module], config: str, x: torch.Tensor, y: torch.Tensor,
+                table: pd.DataFrame | None, score: Callable[[torch.nn.Module, torch.Tensor, torch.Tensor],
+                                                            np.ndarray]) -> pd.Series:
+    """Each seed's mean ``score`` per example on (``x``, ``y``) of ``config``'s models, indexed by seed and named
+    ``config``, carrying the config's kept epochs in ``table`` when one is given."""
+    picked = {seed: model for (label, seed), model in models.items() if label == config}
+    if not picked:
+        runs = sorted({label for label, _ in models})
+        raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(runs)}")
+    values = pd.Series({seed: float(score(picked[seed], x, y).mean()) for seed in sorted(picked)}, name=config)
+    return kept_epochs.attach(values, kept_epochs.from_table(table, config) if table is not None else None)
+
+
 def seed_accuracy(models: Mapping[tuple[str, int], torch.nn.Module], config: str, x: torch.Tensor, y: torch.Tensor,
                   table: pd.DataFrame | None = None) -> pd.Series:
     """Each seed's accuracy on (``x``, ``y``) of ``config``'s models kept by ``compare(..., models=models)``, indexed by
     seed and named ``config``. With ``table`` (the ``compare`` table those runs made) the Series carries the config's
     kept epochs there, so that a claim read from it (``assert_paired``) checks that the arm had converged."""
-    picked = {seed: model for (label, seed), model in models.items() if label == config}
-    if not picked:
-        runs = sorted({label for label, _ in models})
-        raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(runs)}")
-    values = pd.Series({seed: float(correct(picked[seed], x, y).mean()) for seed in sorted(picked)}, name=config)
-    return kept_epochs.attach(values, kept_epochs.from_table(table, config) if table is not None else None)
+    return _seed_means(models, config, x, y, table, correct)
 
 
 def seed_loss(models: Mapping[tuple[str, int], torch.nn.Module], config: str, x: torch.Tensor, y: torch.Tensor,
               table: pd.DataFrame | None = None) -> pd.Series:
     """Each seed's mean cross-entropy on (``x``, ``y``) of ``config``'s models (keyed by (config, seed)), indexed by
     seed and named ``config``; with ``table`` it carries the config's kept epochs there, as ``seed_accuracy`` does."""
-    picked = {seed: model for (label, seed), model in models.items() if label == config}
-    if not picked:
-        runs = sorted({label for label, _ in models})
-        raise ValueError(f"config {config!r} has no kept models: the models hold {', '.join(runs)}")
-    values = pd.Series({seed: float(example_losses(picked[seed], x, y).mean()) for seed in sorted(picked)}, name=config)
-    return kept_epochs.attach(values, kept_epochs.from_table(table, config) if table is not None else None)
+    return _seed_means(models, config, x, y, table, example_losses)
