@@ -190,11 +190,11 @@ def lr_position(chosen: str, lrs: Sequence[float]) -> str:
     return "lowest" if lr <= lrs[0] else "highest" if lr >= lrs[-1] else "interior"
 
 
-def _longer(table: pd.DataFrame, labels: Sequence[str], epochs: Mapping[str, int], longest: int) -> str | None:
+def _longer(table: pd.DataFrame, labels: Sequence[str], longest: int) -> str | None:
     """The label of the config validation prefers among ``labels`` (converged or not), when it had not converged and
     doubling its epochs stays within ``longest``; otherwise None."""
     best = str(validation_scores(table, labels).idxmin())
-    if converged(table, [best])[best] or 2 * epochs[best] > longest:
+    if converged(table, [best])[best] or 2 * epochs_run(table, best) > longest:
         return None
     return best
 
@@ -225,14 +225,12 @@ def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, 
     fresh = {name: cfg for name, cfg in configs.items() if reused is None or name not in set(reused["config"])}
     trained = run_study(fresh, data, seeds, models, kept_models) if fresh else None
     table = pd.concat([t for t in (reused, trained) if t is not None], ignore_index=True)
-    epochs = {name: epochs_run(table, name) for name in configs}  # a run taken from ``done`` may be longer
     while True:
         if not dry.dry_run():  # a dry run's capped epochs converge nothing: it only proves the code runs
-            longer = [name for arm in arms if (name := _longer(table, families({arm: arms[arm]}, tried[arm])[arm],
-                                                                 epochs, longest)) is not None]
-            if longer:
-                again = {name: configs[name].replace(epochs=2 * epochs[name]) for name in longer}
-                epochs.update({name: cfg.epochs for name, cfg in again.items()})
+            longer = [name for arm in arms
+                      if (name := _longer(table, families({arm: arms[arm]}, tried[arm])[arm], longest)) is not None]
+            if longer:  # a run taken from ``done`` may already be longer than ``base``'s: its table says how long
+                again = {name: configs[name].replace(epochs=2 * epochs_run(table, name)) for name in longer}
                 longer_runs = run_study(again, data, seeds, models, kept_models)
                 table = pd.concat([table[~table["config"].isin(longer)], longer_runs], ignore_index=True)
                 continue
@@ -250,7 +248,6 @@ def tune(base: RunConfig, arms: Mapping[str, Mapping[str, dict]], data: Splits, 
             return table, chosen, tried
         extra = {name: cfg for lr, part in more.items() for name, cfg in grid(base, part, (lr,)).items()}
         configs.update(extra)
-        epochs.update({name: cfg.epochs for name, cfg in extra.items()})
         table = pd.concat([table, run_study(extra, data, seeds, models, kept_models)], ignore_index=True)
 
 
